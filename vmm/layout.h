@@ -1,0 +1,52 @@
+/* layout.h: the guest machine at a glance: where everything sits in guest memory, and every port and IRQ. */
+#ifndef KVMINI_LAYOUT_H
+#define KVMINI_LAYOUT_H
+
+/*
+ * Guest physical memory (what the E820 map tells the kernel):
+ *
+ *   0x0000_0000  0x0000_04ff   real-mode IVT and BIOS data area (RAM, unused)
+ *   0x0000_0500  0x0000_051f   boot GDT (null, null, code, data): the boot protocol's __BOOT_CS = 0x10, __BOOT_DS = 0x18
+ *   0x0000_7000  0x0000_7fff   zero page (struct boot_params), handed to the kernel in RSI
+ *   0x0000_9000  0x0000_dfff   identity page tables for the 64-bit entry: PML4, PDPT, 4 PDs (first 4 GiB, 2 MiB pages)
+ *   0x0002_0000  0x0002_ffff   kernel command line (the kernel's cmdline_size caps it further)
+ *   0x0009_fc00  0x0009_ffff   reserved (EBDA: later holds the MP table)
+ *   0x000a_0000  0x000f_ffff   reserved: VGA hole and BIOS ROM area, no RAM reported
+ *   0x0010_0000  ...           the protected-mode kernel (loaded at 1 MiB), then free RAM; the initrd sits at the top
+ *                              of RAM below 3 GiB (and below the kernel's initrd_addr_max)
+ *   0xc000_0000  0xffff_ffff   32-bit MMIO hole: no RAM; IOAPIC 0xfec0_0000, LAPIC 0xfee0_0000, KVM's TSS and
+ *                              identity-map pages just below 4 GiB
+ *   0x1_0000_0000 ...          RAM beyond 3 GiB continues here (guests of more than 3 GiB)
+ */
+#define GUEST_GDT_ADDR	    0x500ULL
+#define GUEST_ZERO_PAGE	    0x7000ULL
+#define GUEST_PML4_ADDR	    0x9000ULL
+#define GUEST_PDPT_ADDR	    0xa000ULL
+#define GUEST_PD_ADDR	    0xb000ULL /* 4 pages: 0xb000..0xefff */
+#define GUEST_CMDLINE_ADDR  0x20000ULL
+#define GUEST_CMDLINE_MAX   0x10000ULL
+#define GUEST_EBDA_START    0x9fc00ULL
+#define GUEST_HIMEM_START   0x100000ULL /* 1 MiB: where the protected-mode kernel goes */
+#define GUEST_KERNEL_ADDR   GUEST_HIMEM_START
+#define GUEST_MMIO_HOLE	    0xc0000000ULL /* 3 GiB */
+#define GUEST_MMIO_HOLE_END 0x100000000ULL
+#define GUEST_IOAPIC_ADDR   0xfec00000ULL
+#define GUEST_LAPIC_ADDR    0xfee00000ULL
+#define GUEST_KVM_IDMAP	    0xfffbc000ULL /* one page KVM needs for real mode on Intel (KVM_SET_IDENTITY_MAP_ADDR) */
+#define GUEST_KVM_TSS	    0xfffbd000ULL /* three pages for the same reason (KVM_SET_TSS_ADDR) */
+#define GUEST_MEM_MIN	    (64ULL << 20)
+#define GUEST_MEM_MAX	    (1ULL << 40)
+
+/* Port I/O map. Anything else reads as all-ones and ignores writes (counted; see --stats). */
+#define PORT_I8042_DATA	 0x60  /* keyboard controller data: no keyboard */
+#define PORT_PIT_SPEAKER 0x61  /* handled inside KVM (KVM_PIT_SPEAKER_DUMMY) */
+#define PORT_I8042_CMD	 0x64  /* keyboard controller command: 0xFE resets the machine (kvmini exits 0) */
+#define PORT_CMOS	 0x70  /* CMOS index 0x70 and data 0x71: a read-only real-time clock */
+#define PORT_POST	 0x80  /* POST code / I/O delay port: writes ignored */
+#define PORT_COM1	 0x3f8 /* 16550A UART, 8 ports: the guest's ttyS0 */
+/* The PIC (0x20, 0xa0), PIT (0x40-0x43) and ELCR (0x4d0) are emulated inside KVM: kvmini never sees them. */
+
+/* Interrupt lines (GSIs of the in-kernel IOAPIC, same numbers on the PIC). */
+#define IRQ_COM1 4
+
+#endif
