@@ -1,0 +1,262 @@
+/* main.c: the kvmini command line: parse options, build the VM, run it, and turn how it ended into a status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/layout.h"
+#include "vmm/opts.h"
+#include "vmm/vm.h"
+
+#ifndef KVMINI_VERSION
+#define KVMINI_VERSION "0.1"
+#endif
+
+/* The one place kvmini dies: a setup error, reported once, with the status CI scripts test for. */
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kvmini: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_SETUP);
+}
+
+static struct vm *fatal_vm; /* only for the fatal-signal path: restore the terminal before dying */
+
+static void on_fatal_signal(int sig)
+{
+	if (fatal_vm)
+		console_restore_tty(&fatal_vm->con);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void on_quit(void *opaque)
+{
+	vm_request_exit(opaque, EXIT_GUEST_DONE, "quit by Ctrl-A x");
+}
+
+static void on_timeout(void *opaque, uint32_t events)
+{
+	(void)events;
+	vm_request_exit(opaque, EXIT_TIMEOUT, "time-out");
+}
+
+struct sigctx {
+	struct vm *vm;
+	int fd;
+	int status;
+};
+
+/* SIGINT, SIGTERM, SIGHUP arrive here through a signalfd: the VM stops in order and kvmini exits 128+N. */
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct sigctx *sc = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(sc->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		vm_request_exit(sc->vm, 128 + (int)si.ssi_signo, "stopped by a signal");
+}
+
+static int open_input(const char *path, const char *what, uint64_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		die("%s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		die("%s %s: %s", what, path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		die("%s %s: is a directory", what, path);
+	if (!S_ISREG(st.st_mode))
+		die("%s %s: not a regular file", what, path);
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+static void print_stats(struct vm *vm)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long hwm = 0, guest = gmem_resident(&vm->mem) / 1024;
+
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "VmHWM: %llu kB", &hwm);
+	if (f)
+		fclose(f);
+	fprintf(stderr, "kvmini: exits: io=%llu mmio=%llu other=%llu; unclaimed pio reads=%llu writes=%llu\n",
+		(unsigned long long)vm->stats.exits_io, (unsigned long long)vm->stats.exits_mmio,
+		(unsigned long long)vm->stats.exits_other, (unsigned long long)vm->pio.unclaimed_reads,
+		(unsigned long long)vm->pio.unclaimed_writes);
+	fprintf(stderr, "kvmini: memory: peak-rss=%llu KiB guest-resident=%llu KiB vmm=%llu KiB\n", hwm, guest,
+		hwm > guest ? hwm - guest : 0);
+}
+
+static int arm_timer(struct vm *vm, double seconds)
+{
+	struct itimerspec its = {0};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	its.it_value.tv_sec = (time_t)seconds;
+	its.it_value.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;
+	if (timerfd_settime(fd, 0, &its, NULL) < 0)
+		return -errno;
+	return evloop_add(&vm->loop, fd, EPOLLIN, on_timeout, vm);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static struct vm vm_storage; /* big (64 vCPU slots): keep it off the stack */
+	struct vm *vm = &vm_storage;
+	struct opts o;
+	struct bzimage bz;
+	struct sigctx sc = {.vm = vm};
+	char err[256];
+	const char *why = "";
+	uint8_t *hdr;
+	uint64_t ksize, isize = 0;
+	ssize_t got;
+	int kfd, ifd = -1, r;
+	sigset_t sigs;
+
+	if (opts_parse(&o, argc, argv, err, sizeof(err)) < 0)
+		die("%s", err);
+	if (o.help) {
+		fputs(opts_usage, stdout);
+		return 0;
+	}
+
+	/* Host input first: a bad kernel or initrd is reported the same way with or without /dev/kvm. */
+	kfd = open_input(o.kernel, "kernel", &ksize);
+	hdr = malloc(BZIMAGE_HDR_MAX);
+	if (!hdr)
+		die("out of memory");
+	got = pread(kfd, hdr, BZIMAGE_HDR_MAX, 0);
+	if (got < 0)
+		die("kernel %s: %s", o.kernel, strerror(errno));
+	if (bzimage_parse(&bz, hdr, (size_t)got, ksize, &why) < 0)
+		die("kernel %s: %s", o.kernel, why);
+	free(hdr);
+	if (o.initrd) {
+		ifd = open_input(o.initrd, "initrd", &isize);
+		if (isize >= o.mem)
+			die("initrd %s: %llu MiB does not fit in %llu MiB of guest memory (raise -m)", o.initrd,
+			    (unsigned long long)(isize >> 20), (unsigned long long)(o.mem >> 20));
+	}
+	if (strlen(o.cmdline) > bz.cmdline_max)
+		die("kernel command line is %zu bytes; this kernel accepts at most %u", strlen(o.cmdline),
+		    bz.cmdline_max);
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->com1_irq.fd = -1;
+	vm->exit_status = -1;
+	vm->ncpus = 1;
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	if ((r = vm_open_kvm(vm, &why)) < 0) {
+		if (r == -ENOTSUP && strncmp(why, "KVM_CAP", 7) == 0)
+			die("KVM lacks %s", why);
+		die("%s", why);
+	}
+	if ((r = evloop_init(&vm->loop)) < 0)
+		die("event loop: %s", strerror(-r));
+	if ((r = vm_create(vm, o.mem, &why)) < 0)
+		die("%s: %s", why, strerror(-r));
+	if ((r = console_init(&vm->con, &vm->loop, o.console, o.console_path, on_quit, vm, &why)) < 0)
+		die("console %s: %s: %s", o.console_path ? o.console_path : "", why, strerror(-r));
+	if ((r = vm_add_legacy_devices(vm, &why)) < 0)
+		die("%s: %s", why, strerror(-r));
+	if ((r = bzimage_load(&bz, &vm->mem, kfd, ifd, isize, o.cmdline, &vm->plan, &why)) < 0)
+		die("%s", why);
+	close(kfd);
+	if (ifd >= 0)
+		close(ifd);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if ((r = vcpu_create(vm, i, &why)) < 0)
+			die("vCPU %u: %s: %s", i, why, strerror(-r));
+	if ((r = vcpu_setup_boot(&vm->vcpus[0], &vm->plan, &why)) < 0)
+		die("%s: %s", why, strerror(-r));
+
+	/* Signals: the event loop reads them; vCPU threads inherit the mask and only unblock their kick. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigdelset(&sigs, SIGUSR1);
+	sc.fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sc.fd < 0 || evloop_add(&vm->loop, sc.fd, EPOLLIN, on_signal, &sc) < 0)
+		die("signalfd: %s", strerror(errno));
+	if (o.timeout > 0 && (r = arm_timer(vm, o.timeout)) < 0)
+		die("timer: %s", strerror(-r));
+	fatal_vm = vm;
+	if ((r = console_attach(&vm->con, &vm->com1)) < 0)
+		die("console: %s", strerror(-r));
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if ((r = vcpu_start(&vm->vcpus[i])) < 0)
+			die("cannot start vCPU thread: %s", strerror(-r));
+
+	r = evloop_run(&vm->loop);
+	vcpus_stop(vm);
+	console_finish(&vm->con, 2000);
+	fatal_vm = NULL;
+	if (r < 0 && vm->exit_status < 0)
+		vm_request_exit(vm, EXIT_VMM_FAILURE, "event loop failed");
+	if (vm->exit_status == EXIT_TIMEOUT) {
+		fprintf(stderr, "kvmini: time-out after %g s: guest stopped\n", o.timeout);
+		if (o.stats) /* where was it stuck? */
+			for (unsigned i = 0; i < vm->ncpus; i++)
+				vcpu_dump(&vm->vcpus[i], "state at time-out");
+	}
+	if (o.stats) {
+		fprintf(stderr, "kvmini: exit: %s (status %d)\n", vm->exit_reason, vm->exit_status);
+		print_stats(vm);
+	}
+	r = vm->exit_status;
+	vm_destroy(vm);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+
+	/* A closed stdout pipe must not kill the VMM: writes then fail with EPIPE and output is dropped. */
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		signal(fatal[i], on_fatal_signal);
+	if (argc < 2)
+		die("no command (try: kvmini run -k KERNEL, or kvmini --help)");
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("kvmini %s\n", KVMINI_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		fputs(opts_usage, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	die("unknown command '%s' (try: kvmini --help)", argv[1]);
+}

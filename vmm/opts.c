@@ -1,0 +1,191 @@
+/* opts.c: command-line parsing for `kvmini run`: every value checked, every error one sentence. */
+#include "vmm/opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/layout.h"
+
+const char opts_usage[] =
+    "usage: kvmini run -k KERNEL [-i INITRD] [-a CMDLINE] [-m SIZE] [options]\n"
+    "       kvmini --help | --version\n"
+    "\n"
+    "Boot a Linux kernel (a bzImage) in a KVM virtual machine with a serial console.\n"
+    "\n"
+    "  -k, --kernel PATH       the kernel: a bzImage (e.g. /boot/vmlinuz-*)\n"
+    "  -i, --initrd PATH       an initramfs/initrd to hand the kernel\n"
+    "  -a, --append CMDLINE    the kernel command line, used as given\n"
+    "                          (default: \"" OPTS_DEFAULT_CMDLINE "\")\n"
+    "  -m, --memory SIZE       guest RAM, with a K, M or G suffix; a bare number is MiB (default 512M)\n"
+    "      --console KIND      where the guest's serial console goes: stdio (default), file:PATH, none\n"
+    "      --timeout SECONDS   stop the guest after this long and exit with 124\n"
+    "      --stats             at exit, print VM exit counts and memory use to stderr\n"
+    "  -h, --help              this text\n"
+    "\n"
+    "Console: the guest's ttyS0 is on stdout and reads stdin. On a terminal, stdin is put in raw mode and\n"
+    "Ctrl-A x quits.\n"
+    "\n"
+    "Exit status:\n"
+    "  0    the guest rebooted or reset (reboot -f, i8042 reset, triple fault), or Ctrl-A x\n"
+    "  124  --timeout expired\n"
+    "  125  kvmini could not start the guest (bad arguments, no /dev/kvm, unreadable or invalid kernel,\n"
+    "       initrd too large); one line on stderr says why\n"
+    "  127  KVM failed to run the guest (internal error, unexpected exit); vCPU registers on stderr\n"
+    "  128+N  kvmini was stopped by signal N (SIGINT, SIGTERM, SIGHUP)\n";
+
+int opts_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 20;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'b':
+	case 'B':
+		shift = 0;
+		end++;
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	case '\0':
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end == 'i' && shift)
+		end++; /* accept "MiB"-style suffixes too */
+	if ((*end == 'B' || *end == 'b') && shift)
+		end++;
+	if (*end || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int opts_parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 1e8)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+enum { OPT_CONSOLE = 256, OPT_TIMEOUT, OPT_STATS };
+
+int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+	static const struct option longopts[] = {
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"initrd", required_argument, NULL, 'i'},
+	    {"append", required_argument, NULL, 'a'},
+	    {"memory", required_argument, NULL, 'm'},
+	    {"console", required_argument, NULL, OPT_CONSOLE},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"stats", no_argument, NULL, OPT_STATS},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*o = (struct opts){.mem = OPTS_DEFAULT_MEM, .cmdline = OPTS_DEFAULT_CMDLINE, .console = CONSOLE_STDIO};
+	optind = 0; /* GNU getopt: 0 re-initialises, so opts_parse can run more than once (tests) */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":k:i:a:m:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			o->kernel = optarg;
+			break;
+		case 'i':
+			o->initrd = optarg;
+			break;
+		case 'a':
+			o->cmdline = optarg;
+			break;
+		case 'm':
+			if (opts_parse_size(optarg, &o->mem) < 0 || o->mem % 4096) {
+				snprintf(err, errlen, "bad memory size '%s' (examples: 512M, 2G)", optarg);
+				return -EINVAL;
+			}
+			if (o->mem < GUEST_MEM_MIN || o->mem > GUEST_MEM_MAX) {
+				snprintf(err, errlen, "memory size '%s' out of range (64M to 1T)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "stdio")) {
+				o->console = CONSOLE_STDIO;
+			} else if (!strcmp(optarg, "none")) {
+				o->console = CONSOLE_NONE;
+			} else if (!strncmp(optarg, "file:", 5) && optarg[5]) {
+				o->console = CONSOLE_FILE;
+				o->console_path = optarg + 5;
+			} else {
+				snprintf(err, errlen, "bad --console '%s' (stdio, file:PATH or none)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_TIMEOUT:
+			if (opts_parse_seconds(optarg, &o->timeout) < 0) {
+				snprintf(err, errlen, "bad --timeout '%s' (seconds, more than 0)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_STATS:
+			o->stats = true;
+			break;
+		case 'h':
+			o->help = true;
+			return 0;
+		case ':':
+			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			snprintf(err, errlen, "unknown option '%s' (see kvmini --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->kernel) {
+		snprintf(err, errlen, "no kernel given (-k KERNEL)");
+		return -EINVAL;
+	}
+	return 0;
+}

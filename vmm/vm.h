@@ -1,0 +1,87 @@
+/* vm.h: struct vm, the root of everything one virtual machine owns; two VMs can live in one process. */
+#ifndef KVMINI_VM_H
+#define KVMINI_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/cmos.h"
+#include "devices/i8042.h"
+#include "devices/uart16550.h"
+#include "vmm/bus.h"
+#include "vmm/bzimage.h"
+#include "vmm/console.h"
+#include "vmm/evloop.h"
+#include "vmm/gmem.h"
+#include "vmm/irq.h"
+
+#define VM_MAX_VCPUS 64
+
+/* kvmini's exit statuses (README "Exit status"). */
+enum {
+	EXIT_GUEST_DONE = 0,	/* the guest reset or rebooted (i8042, triple fault) or the user quit */
+	EXIT_TIMEOUT = 124,	/* --timeout expired */
+	EXIT_SETUP = 125,	/* kvmini could not start the guest */
+	EXIT_VMM_FAILURE = 127, /* KVM internal error or an exit kvmini cannot handle: registers on stderr */
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	uint64_t exits;
+};
+
+struct vm_stats {
+	uint64_t exits_io, exits_mmio, exits_other;
+};
+
+struct vm {
+	int kvm_fd, vm_fd;
+	int run_size;
+	unsigned ncpus;
+	struct vcpu vcpus[VM_MAX_VCPUS];
+	struct kvm_cpuid2 *cpuid; /* what the host supports, adjusted per vCPU at setup */
+	struct gmem mem;
+	struct bus pio, mmio;
+	struct evloop loop;
+	struct boot_plan plan;
+	/* devices */
+	struct console con;
+	struct irq_line com1_irq;
+	struct uart com1;
+	struct i8042 kbc;
+	struct cmos rtc;
+	/* ending */
+	int exit_status; /* -1 while running; the first vm_request_exit wins */
+	const char *exit_reason;
+	struct vm_stats stats;
+};
+
+/* Open /dev/kvm and check every capability kvmini needs. 0 or -errno with *why set. */
+int vm_open_kvm(struct vm *vm, const char **why);
+/* Create the VM: irqchip (PIC + IOAPIC + LAPIC), PIT, TSS and identity-map pages, guest RAM slots. */
+int vm_create(struct vm *vm, uint64_t mem_size, const char **why);
+/* Register the legacy PC devices on the buses and wire COM1's interrupt through an irqfd. */
+int vm_add_legacy_devices(struct vm *vm, const char **why);
+/* End the VM with `status` (first caller wins); safe from any thread. */
+void vm_request_exit(struct vm *vm, int status, const char *reason);
+void vm_destroy(struct vm *vm);
+
+/* vcpu.c */
+int vcpu_create(struct vm *vm, unsigned id, const char **why);
+int vcpu_setup_boot(struct vcpu *v, const struct boot_plan *plan, const char **why);
+int vcpu_start(struct vcpu *v);
+/* Interrupt every vCPU out of KVM_RUN and join the threads. */
+void vcpus_stop(struct vm *vm);
+/* Print a vCPU's registers to stderr, headed by `what`. */
+void vcpu_dump(struct vcpu *v, const char *what);
+
+#endif
