@@ -21,11 +21,16 @@
 #define KVMINI_VERSION "0.1"
 #endif
 
+/* Only for paths that end the process abruptly (die, fatal signals): restore the terminal first. */
+static struct vm *fatal_vm;
+
 /* The one place kvmini dies: a setup error, reported once, with the status CI scripts test for. */
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (fatal_vm)
+		console_restore_tty(&fatal_vm->con);
 	fputs("kvmini: error: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -33,8 +38,6 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt,
 	fputc('\n', stderr);
 	exit(EXIT_SETUP);
 }
-
-static struct vm *fatal_vm; /* only for the fatal-signal path: restore the terminal before dying */
 
 static void on_fatal_signal(int sig)
 {
