@@ -31,9 +31,9 @@ int evloop_init(struct evloop *l)
 
 void evloop_destroy(struct evloop *l)
 {
-	if (l->epfd > 0)
+	if (l->epfd >= 0)
 		close(l->epfd);
-	if (l->stop_fd > 0)
+	if (l->stop_fd >= 0)
 		close(l->stop_fd);
 	l->epfd = l->stop_fd = -1;
 }
@@ -86,7 +86,10 @@ int evloop_del(struct evloop *l, int fd)
 void evloop_stop(struct evloop *l)
 {
 	uint64_t one = 1;
-	ssize_t r = write(l->stop_fd, &one, sizeof(one));
+	ssize_t r;
+
+	__atomic_store_n(&l->stopped, true, __ATOMIC_RELEASE);
+	r = write(l->stop_fd, &one, sizeof(one));
 
 	(void)r; /* the only failure is a saturated counter, which means a stop is already pending */
 }
@@ -109,6 +112,9 @@ int evloop_run(struct evloop *l)
 				return 0; /* the stop eventfd: leave it signalled so a second run returns at once */
 			if (e->fd >= 0 && e->cb)
 				e->cb(e->opaque, ev[i].events);
+			/* a callback may have stopped the loop: dispatch nothing more after that */
+			if (__atomic_load_n(&l->stopped, __ATOMIC_ACQUIRE))
+				return 0;
 		}
 	}
 }

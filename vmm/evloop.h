@@ -17,7 +17,8 @@ struct evloop_entry {
 
 struct evloop {
 	int epfd;
-	int stop_fd; /* eventfd: any thread (or a signal handler) may stop the loop */
+	int stop_fd;  /* eventfd: any thread (or a signal handler) may stop the loop */
+	bool stopped; /* set by evloop_stop, so no callback runs after it even if its fd is still ready */
 	struct evloop_entry e[EVLOOP_MAX];
 };
 

@@ -1,6 +1,7 @@
 /* opts.c: command-line parsing for `kvmini run`: every value checked, every error one sentence. */
 #include "vmm/opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -43,7 +44,7 @@ int opts_parse_size(const char *s, uint64_t *out)
 	unsigned long long v;
 	unsigned shift = 20;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	if (!s || !*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -172,11 +173,20 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			o->help = true;
 			return 0;
 		case ':':
-			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+		default: {
+			/* Name the option as typed: a long one is argv[optind - 1]; a short one is optopt, since
+			 * inside a group like -Zk optind has not moved past it yet (getopt also sets optopt for
+			 * long options, so the "--" test comes first). */
+			const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+			bool is_long = !strncmp(arg, "--", 2);
+			const char *what = c == ':' ? "needs a value" : "is unknown (see kvmini --help)";
+
+			if (is_long || !optopt)
+				snprintf(err, errlen, "option '%s' %s", arg, what);
+			else
+				snprintf(err, errlen, "option '-%c' %s", optopt, what);
 			return -EINVAL;
-		default:
-			snprintf(err, errlen, "unknown option '%s' (see kvmini --help)", argv[optind - 1]);
-			return -EINVAL;
+		}
 		}
 	}
 	if (optind < argc) {

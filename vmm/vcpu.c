@@ -284,7 +284,7 @@ static int vcpu_handle_io(struct vcpu *v)
 		return -EINVAL;
 	for (uint32_t i = 0; i < run->io.count; i++)
 		bus_access(&v->vm->pio, run->io.port, data + i * size, size, run->io.direction == KVM_EXIT_IO_OUT);
-	v->vm->stats.exits_io++;
+	__atomic_add_fetch(&v->vm->stats.exits_io, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -321,7 +321,7 @@ static void *vcpu_thread(void *arg)
 			vm_request_exit(vm, EXIT_VMM_FAILURE, "malformed port I/O exit");
 			break;
 		case KVM_EXIT_MMIO:
-			vm->stats.exits_mmio++;
+			__atomic_add_fetch(&vm->stats.exits_mmio, 1, __ATOMIC_RELAXED);
 			if (v->run->mmio.len <= 8) {
 				bus_access(&vm->mmio, v->run->mmio.phys_addr, v->run->mmio.data, v->run->mmio.len,
 					   v->run->mmio.is_write);
@@ -359,7 +359,7 @@ static void *vcpu_thread(void *arg)
 			vm_request_exit(vm, EXIT_VMM_FAILURE, "unexpected KVM exit");
 			break;
 		}
-		vm->stats.exits_other++;
+		__atomic_add_fetch(&vm->stats.exits_other, 1, __ATOMIC_RELAXED);
 		break;
 	}
 	return NULL;

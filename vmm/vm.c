@@ -189,8 +189,11 @@ void vm_destroy(struct vm *vm)
 		if (vm->vcpus[i].fd >= 0)
 			close(vm->vcpus[i].fd);
 	}
-	if (vm->com1_irq.fd >= 0)
+	if (vm->com1_irq.fd >= 0) {
+		uart_destroy(&vm->com1);
+		cmos_destroy(&vm->rtc);
 		close(vm->com1_irq.fd);
+	}
 	gmem_destroy(&vm->mem);
 	free(vm->cpuid);
 	if (vm->vm_fd >= 0)
