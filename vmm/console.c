@@ -169,6 +169,19 @@ static void console_push_input(struct console *c)
 		c->in_off = c->in_len = 0;
 }
 
+/* Watch a pollable stdin only while the UART can take more: a full FIFO pauses reading (no busy loop, no
+ * unbounded buffer); the UART's rx_space wake-up resumes it. */
+static void console_update_pause(struct console *c)
+{
+	bool pause = c->in_len != 0;
+
+	if (c->in_poll && c->in_fd >= 0 && pause != c->in_paused &&
+	    evloop_mod(c->loop, c->in_fd, pause ? 0 : EPOLLIN) == 0)
+		c->in_paused = pause;
+}
+
+/* Read more input and hand it on. For a pollable fd this runs only when it is readable, so read() never blocks
+ * the event loop; a regular file or /dev/null is always readable. */
 static void console_read_input(struct console *c)
 {
 	for (;;) {
@@ -189,10 +202,7 @@ static void console_read_input(struct console *c)
 		if (c->in_len || c->in_fd < 0 || c->in_poll)
 			break; /* the FIFO is full, or a pollable fd: wait for the next event */
 	}
-	bool pause = c->in_len != 0;
-
-	if (c->in_poll && pause != c->in_paused && evloop_mod(c->loop, c->in_fd, pause ? 0 : EPOLLIN) == 0)
-		c->in_paused = pause;
+	console_update_pause(c);
 }
 
 static void console_on_input(void *opaque, uint32_t events)
@@ -214,7 +224,11 @@ static void console_on_wake(void *opaque, uint32_t events)
 	(void)r;
 	if (c->in_len)
 		console_push_input(c);
-	if (c->in_fd >= 0)
+	if (c->in_fd < 0)
+		return;
+	if (c->in_poll)
+		console_update_pause(c); /* resume watching stdin once the held-back bytes are in */
+	else
 		console_read_input(c);
 }
 
