@@ -9,6 +9,7 @@
 #include "vmm/layout.h"
 
 #define PAGE 4096ULL
+#define HUGE (2ULL << 20)
 
 int gmem_layout(struct gmem_region *r, uint64_t size)
 {
@@ -30,21 +31,26 @@ int gmem_init(struct gmem *m, uint64_t size)
 		return n;
 	m->n = (unsigned)n;
 	m->ram_size = size;
-	/* MAP_NORESERVE + anonymous: untouched guest pages cost nothing. The guard pages turn a host-side overrun
-	 * past either end of guest RAM into a fault instead of silent corruption of a neighbouring mapping. */
-	m->map_len = size + 2 * PAGE;
+	/* MAP_NORESERVE + anonymous: untouched guest pages cost nothing. RAM starts on a 2 MiB boundary so the host
+	 * can back it with transparent huge pages (asked for below): one nested-paging fault then maps 2 MiB
+	 * instead of 4 KiB, which is most of the boot time under nested virtualization. Everything else in the
+	 * reservation stays PROT_NONE: at least one guard page before RAM and 2 MiB after it turn a host-side
+	 * overrun into a fault instead of silent corruption of a neighbouring mapping. */
+	m->map_len = size + 2 * HUGE;
 	m->map = mmap(NULL, m->map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m->map == MAP_FAILED) {
 		m->map = NULL;
 		return -ENOMEM;
 	}
-	if (mprotect(m->map + PAGE, size, PROT_READ | PROT_WRITE) < 0) {
+	m->ram = (uint8_t *)(((uintptr_t)m->map + PAGE + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
+	if (mprotect(m->ram, size, PROT_READ | PROT_WRITE) < 0) {
 		munmap(m->map, m->map_len);
 		m->map = NULL;
 		return -ENOMEM;
 	}
+	madvise(m->ram, size, MADV_HUGEPAGE); /* advice only: THP may be off, which is fine */
 	for (unsigned i = 0; i < m->n; i++) {
-		m->r[i].hva = m->map + PAGE + off;
+		m->r[i].hva = m->ram + off;
 		off += m->r[i].size;
 	}
 	return 0;
@@ -103,7 +109,7 @@ uint64_t gmem_resident(const struct gmem *m)
 {
 	unsigned char vec[4096];
 	uint64_t pages = 0;
-	size_t size = m->map_len - 2 * PAGE;
+	size_t size = m->ram_size;
 
 	if (!m->map)
 		return 0;
@@ -111,7 +117,7 @@ uint64_t gmem_resident(const struct gmem *m)
 	for (size_t off = 0; off < size; off += sizeof(vec) * PAGE) {
 		size_t len = size - off < sizeof(vec) * PAGE ? size - off : sizeof(vec) * PAGE;
 
-		if (mincore(m->map + PAGE + off, len, vec) < 0)
+		if (mincore(m->ram + off, len, vec) < 0)
 			return 0;
 		for (size_t i = 0; i < (len + PAGE - 1) / PAGE; i++)
 			pages += vec[i] & 1;

@@ -18,8 +18,9 @@ struct gmem {
 	struct gmem_region r[GMEM_MAX_REGIONS]; /* sorted by gpa; at most one below and one above the MMIO hole */
 	unsigned n;
 	uint64_t ram_size; /* total RAM */
-	/* The host mapping: [map, map + map_len) holds a PROT_NONE page, RAM, and a PROT_NONE page. */
-	uint8_t *map;
+	/* The host reservation [map, map + map_len) is PROT_NONE but for RAM at [ram, ram + ram_size), which starts
+	 * on a 2 MiB boundary with guard pages on both sides. */
+	uint8_t *map, *ram;
 	size_t map_len;
 };
 
