@@ -1,0 +1,268 @@
+#!/bin/sh
+# cases.sh: the kvmini end-to-end cases; POSIX sh for bash on the host and busybox ash inside the L1 testbed.
+# usage: cases.sh [CASE...]        run the named cases (default: all), one PASS/FAIL line each,
+#                                  then exactly "N passed, N failed"; exit 0 only if all passed
+#        cases.sh boottime N       boot N times, print each time to marker/exit and the medians
+# env: KVMINI (binary), KERNEL (bzImage), INITRD (guest/init initramfs), WORK (scratch dir),
+#      TMARK (tests/e2e/tmark binary), KVMINI_E2E_SCALE (multiplies time limits; the nested
+#      testbed is much slower), KVMINI_E2E_CONTEXT (lines of console/stderr shown after a FAIL, 8),
+#      KVMINI_E2E_TIMES=1 (print "# time CASE S s" after each case).
+set -eu
+
+: "${KVMINI:?KVMINI must name the kvmini binary}" "${KERNEL:?KERNEL must name a bzImage}"
+: "${INITRD:?INITRD must name the test initramfs}" "${WORK:?WORK must name a scratch directory}"
+: "${TMARK:?TMARK must name the tmark binary}"
+SCALE=${KVMINI_E2E_SCALE:-1}
+CONTEXT=${KVMINI_E2E_CONTEXT:-8}
+# panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
+# with the panic in the context lines, instead of waiting for the time limit.
+BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
+ALL_CASES="cli missing-kernel text-kernel truncated-kernel bad-flag big-initrd boot stdio-file console-file serial-rx timeout sigpipe"
+# Inputs made by the cases live apart from the per-case result directories.
+IN=$WORK/inputs
+mkdir -p "$IN"
+
+passed=0 failed=0
+pass() { passed=$((passed + 1)); echo "PASS $1${2:+ ($2)}"; }
+# fail NAME REASON [FILE...]: the FAIL line, then the last lines of each FILE as '#' lines
+# (the nested testbed throws its scratch dir away, so the evidence must be on the console).
+fail() {
+	name=$1 why=$2
+	shift 2
+	failed=$((failed + 1))
+	echo "FAIL $name: $why"
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		echo "#   --- last lines of ${f##*/}:"
+		tail -n "$CONTEXT" "$f" | tr -d '\r' | sed 's/^/#   | /'
+	done
+}
+limit() { echo $(($1 * SCALE)); }
+# key FILE NAME: a number from tmark's report line
+key() { sed -n "s/.*[ :]$2=\\(-*[0-9]*\\).*/\\1/p" "$1" | tail -n1; }
+lines() { if [ -e "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+# first_line FILE: its first line, shortened, for PASS/FAIL messages
+first_line() { head -n1 "$1" 2>/dev/null | cut -c1-120; }
+# why_boot DIR: the most telling problem in a boot's console/stderr, for a FAIL line
+why_boot() {
+	st=$(key "$1/rep" status)
+	msg="exit status ${st:-?}"
+	[ "$(key "$1/rep" timed_out)" = 1 ] && msg="no exit within the time limit"
+	p=$(grep -a -m1 -E 'Kernel panic|BUG:|Oops' "$1/out" 2>/dev/null | tr -d '\r' | cut -c1-100 || true)
+	[ -n "$p" ] && msg="$msg; guest: $p"
+	e=$(first_line "$1/err")
+	[ -n "$e" ] && msg="$msg; stderr: $e"
+	echo "$msg"
+}
+newdir() { rm -rf "${WORK:?}/$1"; mkdir -p "$WORK/$1"; echo "$WORK/$1"; }
+
+# setup_error NAME ARGS...: kvmini run ARGS must exit 125 with exactly one line on stderr.
+setup_error() {
+	name=$1
+	shift
+	d=$(newdir "$name")
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" '' -- "$KVMINI" run "$@" </dev/null >"$d/out" 2>"$d/err"
+	st=$(key "$d/rep" status) n=$(lines "$d/err")
+	if [ "$st" != 125 ]; then
+		fail "$name" "exit status $st, want 125" "$d/err" "$d/out"
+	elif [ "$n" != 1 ]; then
+		fail "$name" "$n lines on stderr, want exactly 1" "$d/err"
+	else
+		pass "$name" "$(first_line "$d/err")"
+	fi
+}
+
+case_cli() {
+	d=$(newdir cli)
+	if ! "$KVMINI" --help </dev/null >"$d/help" 2>&1; then
+		fail cli "kvmini --help did not exit 0" "$d/help"
+	elif [ ! -s "$d/help" ]; then
+		fail cli "kvmini --help printed nothing"
+	elif ! "$KVMINI" --version </dev/null >"$d/version" 2>&1 || [ "$(lines "$d/version")" != 1 ]; then
+		fail cli "kvmini --version did not exit 0 with one line" "$d/version"
+	else
+		pass cli "$(first_line "$d/version")"
+	fi
+}
+
+case_missing_kernel() { setup_error missing-kernel -k "$IN/no-such-kernel" -i "$INITRD" --timeout 10; }
+
+case_text_kernel() {
+	printf 'this is not a kernel\n%.0s' 1 2 3 4 5 6 7 8 >"$IN/text-kernel"
+	setup_error text-kernel -k "$IN/text-kernel" -i "$INITRD" --timeout 10
+}
+
+case_truncated_kernel() {
+	size=$(wc -c <"$KERNEL")
+	head -c $((size / 2)) "$KERNEL" >"$IN/half-kernel"
+	setup_error truncated-kernel -k "$IN/half-kernel" -i "$INITRD" --timeout 10
+}
+
+case_bad_flag() { setup_error bad-flag -k "$KERNEL" -i "$INITRD" -m 12Q --timeout 10; }
+
+case_big_initrd() {
+	# Sparse: costs no memory in the testbed's tmpfs; kvmini must refuse it from its size.
+	rm -f "$IN/big-initrd"
+	truncate -s 100M "$IN/big-initrd"
+	setup_error big-initrd -k "$KERNEL" -i "$IN/big-initrd" -m 64M --timeout 10
+	rm -f "$IN/big-initrd"
+}
+
+# boot_ok DIR: the console output DIR/out of a finished boot has both markers
+boot_ok() { grep -aq 'Linux version' "$1/out" && grep -aq KVMINI_INIT_OK "$1/out"; }
+
+case_boot() {
+	d=$(newdir boot)
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" KVMINI_INIT_OK -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
+		-a "$BASE_CMDLINE kvmini.test=boot" </dev/null >"$d/out" 2>"$d/err"
+	if [ "$(key "$d/rep" status)" != 0 ]; then
+		fail boot "$(why_boot "$d")" "$d/out" "$d/err"
+	elif ! grep -aq 'Linux version' "$d/out"; then
+		fail boot "no 'Linux version' line on the console" "$d/out" "$d/err"
+	elif ! grep -aq KVMINI_INIT_OK "$d/out"; then
+		fail boot "no KVMINI_INIT_OK on the console" "$d/out" "$d/err"
+	else
+		pass boot "marker $(key "$d/rep" marker_ms) ms, exit $(key "$d/rep" exit_ms) ms, maxrss $(key "$d/rep" maxrss_kb) KiB"
+	fi
+}
+
+case_stdio_file() {
+	# stdin /dev/null and stdout a regular file, with no pipe in between (tmark without marker).
+	d=$(newdir stdio-file)
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" '' -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
+		-a "$BASE_CMDLINE kvmini.test=boot" </dev/null >"$d/out" 2>"$d/err"
+	if [ "$(key "$d/rep" status)" != 0 ]; then
+		fail stdio-file "$(why_boot "$d")" "$d/out" "$d/err"
+	elif ! boot_ok "$d"; then
+		fail stdio-file "console file lacks 'Linux version' or KVMINI_INIT_OK" "$d/out" "$d/err"
+	else
+		pass stdio-file "exit $(key "$d/rep" exit_ms) ms"
+	fi
+}
+
+case_console_file() {
+	d=$(newdir console-file)
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" '' -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
+		-a "$BASE_CMDLINE kvmini.test=boot" --console "file:$d/console" </dev/null >"$d/out" 2>"$d/err"
+	mv "$d/out" "$d/stdout"
+	cp "$d/console" "$d/out" 2>/dev/null || :
+	if [ "$(key "$d/rep" status)" != 0 ]; then
+		fail console-file "$(why_boot "$d")" "$d/out" "$d/err"
+	elif [ ! -s "$d/console" ]; then
+		fail console-file "--console file:PATH left PATH missing or empty" "$d/stdout" "$d/err"
+	elif ! boot_ok "$d"; then
+		fail console-file "PATH lacks 'Linux version' or KVMINI_INIT_OK" "$d/out" "$d/err"
+	elif grep -aq KVMINI_INIT_OK "$d/stdout"; then
+		fail console-file "the console went to stdout as well as to PATH" "$d/stdout"
+	else
+		pass console-file "exit $(key "$d/rep" exit_ms) ms"
+	fi
+}
+
+# quiet: this case is about input; the boot log only costs time (~5 s in the nested testbed).
+case_serial_rx() {
+	d=$(newdir serial-rx)
+	mkfifo "$d/in"
+	# Read-write open never blocks and never raises SIGPIPE here, even if kvmini dies early.
+	exec 3<>"$d/in"
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" KVMINI_RX: -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
+		-a "$BASE_CMDLINE quiet kvmini.test=rx" <"$d/in" >"$d/out" 2>"$d/err" 3>&- &
+	pid=$!
+	# Send only once the guest says its console is open: the 8250 driver drops earlier input.
+	i=0
+	while [ $i -lt $(($(limit 20) * 10)) ] && ! grep -aq KVMINI_RX_READY "$d/out" 2>/dev/null && kill -0 $pid 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	printf 'hello-from-host\n' >&3
+	st=0
+	wait $pid || st=$?
+	exec 3>&-
+	if grep -aq 'KVMINI_RX:hello-from-host' "$d/out" && [ "$st" = 0 ]; then
+		pass serial-rx "line received $(key "$d/rep" marker_ms) ms after start"
+	elif grep -aq 'KVMINI_RX:hello-from-host' "$d/out"; then
+		fail serial-rx "line arrived but $(why_boot "$d")" "$d/out" "$d/err"
+	elif grep -aq KVMINI_RX: "$d/out"; then
+		fail serial-rx "guest read '$(grep -a KVMINI_RX: "$d/out" | head -n1 | tr -d '\r' | cut -c1-60)'" "$d/out" "$d/err"
+	elif ! grep -aq KVMINI_RX_READY "$d/out"; then
+		fail serial-rx "guest never became ready: $(why_boot "$d")" "$d/out" "$d/err"
+	else
+		fail serial-rx "the line sent on stdin never reached the guest; $(why_boot "$d")" "$d/out" "$d/err"
+	fi
+}
+
+case_timeout() {
+	d=$(newdir timeout)
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" KVMINI_INIT_OK -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
+		-a "$BASE_CMDLINE kvmini.test=hang" --timeout 5 </dev/null >"$d/out" 2>"$d/err"
+	st=$(key "$d/rep" status) ms=$(key "$d/rep" exit_ms)
+	if [ "$st" != 124 ]; then
+		fail timeout "$(why_boot "$d"), want 124" "$d/out" "$d/err"
+	elif [ "$ms" -gt 10000 ]; then
+		fail timeout "exit 124 but after $ms ms, want at most 10000"
+	elif [ "$ms" -lt 4900 ]; then
+		fail timeout "exit 124 after only $ms ms of a 5 s timeout"
+	else
+		pass timeout "124 after $ms ms"
+	fi
+}
+
+case_sigpipe() {
+	# The reader of kvmini's stdout goes away after one line; kvmini must ignore SIGPIPE/EPIPE
+	# and still exit 0 when the guest reboots.
+	d=$(newdir sigpipe)
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" '' -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
+		-a "$BASE_CMDLINE kvmini.test=boot" </dev/null 2>"$d/err" | head -n1 >"$d/out"
+	st=$(key "$d/rep" status)
+	if [ "$st" = 0 ]; then
+		pass sigpipe "exit 0 after $(key "$d/rep" exit_ms) ms"
+	elif [ "$st" = 141 ]; then
+		fail sigpipe "kvmini was killed by SIGPIPE" "$d/err"
+	else
+		fail sigpipe "$(why_boot "$d")" "$d/err"
+	fi
+}
+
+boottime() {
+	n=${1:-5}
+	d=$(newdir boottime)
+	: >"$d/marker" && : >"$d/exit"
+	i=1
+	while [ "$i" -le "$n" ]; do
+		"$TMARK" -t "$(limit 20)" -r "$d/rep" KVMINI_INIT_OK -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
+			-a "$BASE_CMDLINE kvmini.test=boot" </dev/null >"$d/out" 2>"$d/err" || :
+		if [ "$(key "$d/rep" status)" != 0 ] || [ "$(key "$d/rep" marker_ms)" = -1 ]; then
+			echo "boottime: run $i failed: $(why_boot "$d")"
+			return 1
+		fi
+		key "$d/rep" marker_ms >>"$d/marker"
+		key "$d/rep" exit_ms >>"$d/exit"
+		echo "boottime: run $i marker_ms=$(key "$d/rep" marker_ms) exit_ms=$(key "$d/rep" exit_ms) maxrss_kb=$(key "$d/rep" maxrss_kb)"
+		i=$((i + 1))
+	done
+	mid=$(((n + 1) / 2))
+	echo "boottime: median of $n runs: marker_ms=$(sort -n "$d/marker" | sed -n "${mid}p") exit_ms=$(sort -n "$d/exit" | sed -n "${mid}p")"
+}
+
+if [ "${1:-}" = boottime ]; then
+	boottime "${2:-5}"
+	exit
+fi
+
+# Each case checks its statuses itself and reports PASS/FAIL; a failing command must not end the run.
+set +e
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# shellcheck disable=SC2086 # the default list is split into words
+[ $# -gt 0 ] || set -- $ALL_CASES
+for c in "$@"; do
+	case " $ALL_CASES " in
+	*" $c "*)
+		t0=$(uptime_s)
+		"case_$(echo "$c" | tr - _)"
+		[ "${KVMINI_E2E_TIMES:-0}" = 1 ] && echo "# time $c $(echo "$t0 $(uptime_s)" | awk '{printf "%.1f", $2 - $1}') s"
+		;;
+	*) fail "$c" "no such case (cases: $ALL_CASES)" ;;
+	esac
+done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

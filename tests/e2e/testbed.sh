@@ -1,0 +1,180 @@
+#!/bin/bash
+# testbed.sh: run an e2e batch inside the nested testbed: an L1 Linux under QEMU TCG (emulated AMD SVM) with its own /dev/kvm.
+# usage: tests/e2e/testbed.sh cases [CASE...] | boottime N | demo | shell | probe | script FILE
+#   cases   run tests/e2e/cases.sh in L1; its lines are echoed, the "N passed, N failed" line last
+#   boottime N   cases.sh boottime N in L1 (boot-time medians)
+#   demo    boot the demo guest (kvmini.test=demo) in L1 and show its console
+#   shell   interactive guest shell (kvmini.test=shell) in L1 on this terminal (needs a TTY;
+#           QEMU's Ctrl-A x quits at any time)
+#   probe   only boot L1, load KVM and check /dev/kvm (no kvmini needed)
+#   script FILE  run FILE with sh in L1 (same env as cases.sh: KVMINI, KERNEL, INITRD, WORK, TMARK),
+#           for experiments and for debugging kvmini where the host has no usable /dev/kvm
+# A batch whose L1 dies (panic/oops on its console, QEMU gone before the end marker, or the hard
+# time limit) is reported in one line and retried once.
+# env (all optional): KVMINI (build/kvmini), KERNEL/KERNEL_MODDIR (fetched), INITRD (built), WORK
+#   (build/e2e/nested), KVMINI_L1_CPU (max), KVMINI_L1_SMP (2), KVMINI_L1_MEM (3G),
+#   KVMINI_L1_KVM_AMD_OPTS, KVMINI_L1_KVM_OPTS (module options), KVMINI_L1_APPEND (extra L1
+#   kernel words), KVMINI_TESTBED_TIMEOUT (hard limit of one try, s), KVMINI_TESTBED_TRIES (2),
+#   KVMINI_E2E_SCALE (case time-limit multiplier in L1, 3),
+#   KVMINI_TESTBED_CRASH=once|always (make L1 panic right after BEGIN: tests dead-L1 handling).
+set -euo pipefail
+
+E2E_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$E2E_DIR/lib.sh"
+cd "$REPO_ROOT"
+
+cmd=${1:-cases}
+shift || true
+case $cmd in
+cases) batch="$*" ;;
+boottime) batch="boottime ${1:-5}" ;;
+demo | probe | shell) batch=$cmd ;;
+script) batch=script script=${1:?script needs a FILE} ;;
+*) die "usage: testbed.sh cases [CASE...] | boottime N | demo | shell | probe | script FILE" ;;
+esac
+
+need_cmds qemu-system-x86_64:qemu-system-x86 cpio:cpio /bin/busybox:busybox-static gzip:gzip
+KVMINI=${KVMINI:-$KVMINI_BUILD/kvmini}
+WORK=${WORK:-$KVMINI_BUILD/e2e/nested}
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+if [ -z "${KERNEL:-}" ] || [ -z "${KERNEL_MODDIR:-}" ]; then fetch_kernel; fi
+if [ -z "${INITRD:-}" ]; then
+	INITRD=$WORK/guest-initrd.cpio.gz
+	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$INITRD"
+fi
+TRIES=${KVMINI_TESTBED_TRIES:-2}
+# Hard limit of one try: L1 boot and KVM load take ~10 s, an L2 boot ~15-20 s, a broken case up to
+# its limit (60 s in L1); boottime scales with N.
+case $cmd in
+boottime) HARD=${KVMINI_TESTBED_TIMEOUT:-$((120 + ${1:-5} * 45))} ;;
+*) HARD=${KVMINI_TESTBED_TIMEOUT:-420} ;;
+esac
+SCALE=${KVMINI_E2E_SCALE:-3}
+L1_CPU=${KVMINI_L1_CPU:-max}
+L1_SMP=${KVMINI_L1_SMP:-2}
+L1_MEM=${KVMINI_L1_MEM:-3G}
+
+# --- L1 initramfs: busybox, KVM modules, kvmini with its libraries, the L2 kernel and initramfs.
+files=(-f "$(build_tool tmark static):/e2e/tmark" -f "$(build_tool kvm-probe static):/e2e/kvm-probe"
+	-f "$E2E_DIR/cases.sh:/e2e/cases.sh" -f "$KERNEL:/e2e/vmlinuz" -f "$INITRD:/e2e/initrd.cpio.gz")
+[ "$cmd" = script ] && files+=(-f "$script:/e2e/user.sh")
+if [ "$cmd" != probe ]; then
+	[ -x "$KVMINI" ] || die "no kvmini binary at $KVMINI (run make)"
+	files+=(-f "$KVMINI:/e2e/kvmini")
+	# The shared libraries and the dynamic loader, at the paths the binary expects.
+	while read -r lib; do
+		files+=(-f "$(readlink -f "$lib"):$lib")
+	done < <(ldd "$KVMINI" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
+fi
+conf=$WORK/testbed.conf
+{
+	printf 'TESTBED_CMD=%q\n' "$batch"
+	printf 'TESTBED_KVM_AMD_OPTS=%q\n' "${KVMINI_L1_KVM_AMD_OPTS:-}"
+	printf 'TESTBED_KVM_OPTS=%q\n' "${KVMINI_L1_KVM_OPTS:-}"
+	printf 'TESTBED_SCALE=%q\n' "$SCALE"
+	# The batch stops itself before QEMU's hard limit, so a slow batch still reports.
+	printf 'TESTBED_LIMIT=%q\n' "$((HARD - 40))"
+} >"$conf"
+files+=(-f "$conf:/etc/testbed.conf")
+l1_initrd=$WORK/l1.cpio.gz
+t0=$(date +%s.%N)
+"$REPO_ROOT/guest/mkinitramfs.sh" -o "$l1_initrd" -i "$E2E_DIR/l1-init.sh" -k "$KERNEL_MODDIR" -M kvm_amd "${files[@]}"
+log "testbed: L1 initramfs $(du -k "$l1_initrd" | cut -f1) KiB built in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
+
+if [ "$cmd" = shell ]; then
+	if [ ! -t 0 ] || [ ! -t 1 ]; then die "shell needs a terminal on stdin and stdout"; fi
+	log "testbed: booting L1 (about 10 s), then the guest (about 20 s); QEMU's Ctrl-A x quits at any time"
+	# L1's console is this terminal; L1 itself stays quiet so only the guest's console shows.
+	exec qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu "$L1_CPU" -smp "$L1_SMP" -m "$L1_MEM" \
+		-kernel "$KERNEL" -initrd "$l1_initrd" \
+		-append "console=ttyS0 panic=-1 oops=panic mitigations=off quiet kvmini.crash=0 ${KVMINI_L1_APPEND:-}" \
+		-display none -vga none -serial mon:stdio -serial "file:$WORK/results.shell.log" -nic none -no-reboot
+fi
+
+summary_re='^[0-9]+ passed, [0-9]+ failed$'
+# show_results: echo the batch output live; protocol lines become short "testbed:" lines and the
+# summary line is held back so that it can be printed last.
+show_results() {
+	local line
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		KVMINI_TESTBED_UP*) log "testbed: L1 up after $(elapsed) s (L1 ${line#KVMINI_TESTBED_UP })" ;;
+		KVMINI_TESTBED_KVM*) log "testbed: KVM ready after $(elapsed) s (${line#KVMINI_TESTBED_KVM })" ;;
+		KVMINI_TESTBED_NOKVM*) log "testbed: L1 has no usable /dev/kvm: ${line#KVMINI_TESTBED_NOKVM }" ;;
+		KVMINI_TESTBED_BEGIN) ;;
+		tmark:*) ;; # the batch's own timing, already in the END line
+		KVMINI_TESTBED_END*) log "testbed: batch ended after $(elapsed) s (${line#KVMINI_TESTBED_END })" ;;
+		*) [[ $line =~ $summary_re ]] || printf '%s\n' "$line" ;;
+		esac
+	done
+}
+elapsed() { awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}'; }
+
+try=1
+final_status=1
+while :; do
+	console=$WORK/console.$try.log results=$WORK/results.$try.log
+	: >"$console"
+	: >"$results"
+	crash=0
+	case ${KVMINI_TESTBED_CRASH:-} in once) [ "$try" = 1 ] && crash=1 ;; always) crash=1 ;; esac
+	log "testbed: booting L1 (try $try/$TRIES: qemu TCG -cpu $L1_CPU -smp $L1_SMP -m $L1_MEM${KVMINI_L1_KVM_AMD_OPTS:+, kvm_amd $KVMINI_L1_KVM_AMD_OPTS}; console log $console)"
+	start=$(date +%s.%N)
+	# ttyS0 (console, kernel messages) and ttyS1 (batch results) go to separate files.
+	# panic=-1 + -no-reboot: a dead L1 ends QEMU at once; oops=panic, softlockup_panic=1: an oops or
+	# a soft lockup (seen with kvm_amd vgif=0 vls=0) is a death too, not a wait for the hard limit.
+	timeout -s KILL "$HARD" qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu "$L1_CPU" \
+		-smp "$L1_SMP" -m "$L1_MEM" -kernel "$KERNEL" -initrd "$l1_initrd" \
+		-append "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 mitigations=off loglevel=6 kvmini.crash=$crash ${KVMINI_L1_APPEND:-}" \
+		-display none -vga none -monitor none -serial "file:$console" -serial "file:$results" \
+		-nic none -no-reboot </dev/null >"$WORK/qemu.$try.log" 2>&1 &
+	qpid=$!
+	tail -n +1 -f --pid="$qpid" "$results" | show_results
+	qstatus=0
+	wait "$qpid" || qstatus=$?
+	# Anything written after tail's last look.
+	end_line=$(tr -d '\r' <"$results" | grep -a '^KVMINI_TESTBED_END' | tail -n1 || true)
+	if [ -n "$end_line" ]; then
+		status=${end_line#*status=}
+		status=${status%% *}
+		final_status=$status
+		break
+	fi
+	if grep -aq '^KVMINI_TESTBED_NOKVM' "$results"; then
+		echo "FAIL testbed: L1 has no usable /dev/kvm (see $console)"
+		final_status=1
+		tries_left=0
+	else
+		panic=$(tr -d '\r' <"$console" | grep -a -m1 -E 'BUG:|Kernel panic|Oops|general protection fault|stack guard page|watchdog: BUG' | cut -c1-160 || true)
+		if [ "$qstatus" = 137 ]; then
+			why="no end marker within the hard limit of $HARD s${panic:+ (console: $panic)}"
+		elif [ -n "$panic" ]; then
+			why="$panic"
+		else
+			why="QEMU exited with status $qstatus before the end marker ($(tail -n1 "$WORK/qemu.$try.log" 2>/dev/null))"
+		fi
+		log "testbed: L1 died in try $try after $(elapsed) s: $why"
+		tries_left=$((TRIES - try))
+	fi
+	if [ "$tries_left" -le 0 ]; then
+		# Count what the last try reported, plus the testbed itself as a failure.
+		p=$(grep -ac '^PASS ' "$results" || true) f=$(grep -ac '^FAIL ' "$results" || true)
+		echo "FAIL testbed: L1 died ${TRIES}x; the batch did not complete (logs in $WORK)"
+		[ "$cmd" = cases ] && echo "$p passed, $((f + 1)) failed"
+		exit 1
+	fi
+	try=$((try + 1))
+done
+if [ "$cmd" = cases ]; then
+	summary=$(tr -d '\r' <"$results" | grep -aE "$summary_re" | tail -n1 || true)
+	if [ -z "$summary" ]; then
+		summary="$(grep -ac '^PASS ' "$results") passed, $(($(grep -ac '^FAIL ' "$results") + 1)) failed"
+		echo "FAIL testbed: cases.sh ended (status $final_status) without its summary line"
+		final_status=1
+	fi
+	echo "$summary"
+fi
+exit "$final_status"
