@@ -64,4 +64,7 @@ install: $(B)/kvmini
 clean:
 	rm -rf $(B)
 
+# The sanitizer objects are only prerequisites of the test binaries: keep them (no "rm" after the results).
+.SECONDARY: $(SAN_OBJS)
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -208,18 +208,22 @@ case_timeout() {
 }
 
 case_sigpipe() {
-	# The reader of kvmini's stdout goes away after one line; kvmini must ignore SIGPIPE/EPIPE
-	# and still exit 0 when the guest reboots.
+	# kvmini's own stdout is the pipe and its reader (head) leaves after one line: kvmini must
+	# ignore SIGPIPE/EPIPE and still exit 0 when the guest reboots. No tmark in between: it would
+	# keep draining the pipe and hide exactly what this case checks. kvmini's --timeout bounds it.
 	d=$(newdir sigpipe)
-	"$TMARK" -t "$(limit 20)" -r "$d/rep" '' -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
-		-a "$BASE_CMDLINE kvmini.test=boot" </dev/null 2>"$d/err" | head -n1 >"$d/out"
-	st=$(key "$d/rep" status)
-	if [ "$st" = 0 ]; then
-		pass sigpipe "exit 0 after $(key "$d/rep" exit_ms) ms"
+	{
+		"$KVMINI" run -k "$KERNEL" -i "$INITRD" -a "$BASE_CMDLINE kvmini.test=boot" \
+			--timeout "$(limit 20)" </dev/null 2>"$d/err"
+		echo $? >"$d/status"
+	} | head -n1 >"$d/out"
+	st=$(cat "$d/status" 2>/dev/null || echo '?')
+	if [ "$st" = 0 ] && [ -s "$d/out" ]; then
+		pass sigpipe "exit 0 after the reader left: $(first_line "$d/err")"
 	elif [ "$st" = 141 ]; then
 		fail sigpipe "kvmini was killed by SIGPIPE" "$d/err"
 	else
-		fail sigpipe "$(why_boot "$d")" "$d/err"
+		fail sigpipe "exit status $st, want 0" "$d/out" "$d/err"
 	fi
 }
 
