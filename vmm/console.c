@@ -251,6 +251,7 @@ int console_attach(struct console *c, struct uart *u)
 		cfmakeraw(&raw);
 		if (tcsetattr(c->in_fd, TCSANOW, &raw) == 0) {
 			c->in_tty = true;
+			c->tty_fd = c->in_fd;
 			fprintf(stderr, "kvmini: console on this terminal; press Ctrl-A x to quit\r\n");
 		}
 	}
@@ -269,7 +270,7 @@ int console_attach(struct console *c, struct uart *u)
 void console_restore_tty(const struct console *c)
 {
 	if (c->in_tty)
-		tcsetattr(c->in_fd >= 0 ? c->in_fd : STDIN_FILENO, TCSANOW, &c->saved);
+		tcsetattr(c->tty_fd, TCSANOW, &c->saved);
 }
 
 void console_finish(struct console *c, int ms)
@@ -292,7 +293,7 @@ void console_finish(struct console *c, int ms)
 	c->len = 0;
 	pthread_mutex_unlock(&c->lock);
 	if (c->in_tty) {
-		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
+		tcsetattr(c->tty_fd, TCSANOW, &c->saved);
 		c->in_tty = false;
 	}
 	if (c->out_nonblock) {

@@ -32,7 +32,8 @@ struct console {
 	int in_fd;	/* -1: none */
 	bool in_poll;	/* in_fd is in the epoll set (regular files and /dev/null are not pollable) */
 	bool in_paused; /* the UART's FIFO is full: stop reading until it drains */
-	bool in_tty;	/* raw mode is on and must be restored */
+	bool in_tty;	/* raw mode is on for tty_fd and must be restored */
+	int tty_fd;	/* the terminal whose settings we changed (stdin); kept even after input EOF */
 	bool esc;	/* the previous byte was Ctrl-A */
 	struct termios saved;
 	uint8_t in[256];

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -150,11 +151,11 @@ static void test_console_file(void **state)
 	evloop_destroy(&loop);
 }
 
-/* One non-blocking pass of what evloop_run does: dispatch the ready entries. */
+/* One pass of what evloop_run does, waiting at most 10 ms: dispatch the ready entries. */
 static void pump(struct evloop *l)
 {
 	struct epoll_event ev[16];
-	int n = epoll_wait(l->epfd, ev, 16, 0);
+	int n = epoll_wait(l->epfd, ev, 16, 10); /* a pty delivers asynchronously: allow it a moment */
 
 	for (int i = 0; i < n; i++) {
 		struct evloop_entry *e = ev[i].data.ptr;
@@ -209,6 +210,72 @@ static void test_input_waits_for_fifo_room(void **state)
 	evloop_destroy(&loop);
 }
 
+/* On a terminal: raw mode while running, Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A, other bytes pass, and
+ * console_finish puts the terminal back exactly as it was. A pty stands in for the user's terminal. */
+static void test_tty_raw_mode_and_escape(void **state)
+{
+	struct evloop loop;
+	struct console c;
+	struct irq_line irq;
+	struct uart u;
+	struct uart_backend be = {.tx = console_uart_tx, .rx_space = console_uart_rx_space, .opaque = &c};
+	struct termios before, during, after;
+	int master, slave, quits = 0;
+	const char *why = NULL;
+	uint8_t b, lsr;
+
+	(void)state;
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	assert_true(slave >= 0);
+	assert_int_equal(tcgetattr(slave, &before), 0);
+	assert_true(before.c_lflag & ICANON);
+
+	assert_int_equal(evloop_init(&loop), 0);
+	assert_int_equal(console_init(&c, &loop, CONSOLE_NONE, NULL, noop_quit, &quits, &why), 0);
+	c.in_fd = slave;
+	irq_line_init(&irq, 4, -1);
+	uart_init(&u, &irq, &be);
+	assert_int_equal(console_attach(&c, &u), 0);
+	assert_true(c.in_tty);
+	assert_int_equal(tcgetattr(slave, &during), 0);
+	assert_false(during.c_lflag & (ICANON | ECHO | ISIG));
+
+	/* "a", Ctrl-A Ctrl-A (one Ctrl-A reaches the guest), "b", then Ctrl-A x */
+	assert_int_equal(write(master, "a\001\001b", 4), 4);
+	for (int i = 0; i < 20; i++)
+		pump(&loop);
+	const uint8_t want[] = {'a', 0x01, 'b'};
+	for (size_t i = 0; i < sizeof(want); i++) {
+		uart_bus_ops.read(&u, 5, &lsr, 1);
+		assert_true(lsr & 1);
+		uart_bus_ops.read(&u, 0, &b, 1);
+		assert_int_equal(b, want[i]);
+	}
+	uart_bus_ops.read(&u, 5, &lsr, 1);
+	assert_false(lsr & 1);
+	assert_int_equal(quits, 0);
+	assert_int_equal(write(master, "\001x", 2), 2);
+	for (int i = 0; i < 20 && !quits; i++)
+		pump(&loop);
+	assert_int_equal(quits, 1);
+	uart_bus_ops.read(&u, 5, &lsr, 1);
+	assert_false(lsr & 1); /* the escape itself never reaches the guest */
+
+	console_finish(&c, 10);
+	assert_int_equal(tcgetattr(slave, &after), 0);
+	assert_int_equal(after.c_lflag, before.c_lflag);
+	assert_int_equal(after.c_iflag, before.c_iflag);
+	assert_int_equal(after.c_oflag, before.c_oflag);
+	uart_destroy(&u);
+	close(slave);
+	close(master);
+	evloop_destroy(&loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +284,7 @@ int main(void)
 	    cmocka_unit_test(test_departed_reader),
 	    cmocka_unit_test(test_console_file),
 	    cmocka_unit_test(test_input_waits_for_fifo_room),
+	    cmocka_unit_test(test_tty_raw_mode_and_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
