@@ -17,7 +17,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli missing-kernel text-kernel truncated-kernel bad-flag big-initrd boot stdio-file console-file serial-rx timeout sigpipe"
+ALL_CASES="cli missing-kernel text-kernel truncated-kernel bad-flag big-initrd boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -125,6 +125,43 @@ case_boot() {
 		pass boot "marker $(key "$d/rep" marker_ms) ms, exit $(key "$d/rep" exit_ms) ms, maxrss $(key "$d/rep" maxrss_kb) KiB"
 	fi
 }
+
+# boot_variant NAME WANT_LINE KERNEL ARGS...: a boot that must reach the marker and show WANT_LINE.
+boot_variant() {
+	name=$1 want=$2 kernel=$3
+	shift 3
+	d=$(newdir "$name")
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" KVMINI_INIT_OK -- "$KVMINI" run -k "$kernel" -i "$INITRD" "$@" \
+		-a "$BASE_CMDLINE kvmini.test=boot" </dev/null >"$d/out" 2>"$d/err"
+	if [ "$(key "$d/rep" status)" != 0 ]; then
+		fail "$name" "$(why_boot "$d")" "$d/out" "$d/err"
+	elif ! boot_ok "$d"; then
+		fail "$name" "no 'Linux version' or KVMINI_INIT_OK on the console" "$d/out" "$d/err"
+	elif ! grep -aq -- "$want" "$d/out"; then
+		fail "$name" "console lacks '$want'" "$d/out"
+	else
+		pass "$name" "marker $(key "$d/rep" marker_ms) ms"
+	fi
+}
+
+case_boot_32bit() {
+	# The same kernel with XLF_KERNEL_64 (bit 0 of xloadflags, file offset 0x236) cleared: kvmini
+	# must take the 32-bit protected-mode entry instead of the 64-bit one.
+	k=$IN/kernel-32bit-entry
+	cp "$KERNEL" "$k"
+	x=$(od -An -tu1 -j566 -N1 "$k" | tr -d ' ')
+	# shellcheck disable=SC2059 # the format is the octal escape of the new byte
+	printf "\\$(printf '%03o' $((x & ~1)))" | dd of="$k" bs=1 seek=566 conv=notrunc 2>/dev/null
+	if [ "$(od -An -tu1 -j566 -N1 "$k" | tr -d ' ')" != $((x & ~1)) ]; then
+		fail boot-32bit "could not patch xloadflags"
+		return
+	fi
+	boot_variant boot-32bit 'Linux version' "$k"
+	rm -f "$k"
+}
+
+# 4 GiB of RAM: 3 GiB below the MMIO hole and 1 GiB from 4 GiB up; the kernel must see both.
+case_boot_4g() { boot_variant boot-4g 'BIOS-e820: \[mem 0x0000000100000000-0x000000013fffffff\] usable' "$KERNEL" -m 4G; }
 
 case_stdio_file() {
 	# stdin /dev/null and stdout a regular file, with no pipe in between (tmark without marker).
