@@ -17,8 +17,17 @@ SAN_OBJS := $(LIB_SRCS:%.c=$(B)/san/%.o)
 TESTS    := $(patsubst tests/unit/%.c,$(B)/test/%,$(filter-out tests/unit/helpers.c,$(wildcard tests/unit/test_*.c)))
 FORMAT_FILES := $(wildcard vmm/*.[ch] devices/*.[ch] firmware/*.[ch] tests/unit/*.[ch] guest/*.c)
 
-.PHONY: all check unit format-check e2e test demo shell install clean
-all: $(B)/kvmini
+TINY     := $(patsubst guest/tiny/%.S,$(B)/guest/%.bzImage,$(wildcard guest/tiny/*.S))
+
+.PHONY: all check unit format-check e2e test demo shell install clean guests
+all: $(B)/kvmini guests
+
+# Tiny test guests: a few lines of assembly behind a minimal bzImage header (guest/tiny/bzimage.h).
+guests: $(TINY)
+$(B)/guest/%.bzImage: guest/tiny/%.S guest/tiny/bzimage.h
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $(B)/guest/$*.o $<
+	objcopy -O binary -j .text $(B)/guest/$*.o $@
 
 $(B)/kvmini: $(B)/obj/vmm/main.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -47,7 +56,7 @@ format-check:
 check: format-check unit
 
 # End-to-end tests boot real kernels: on the host where /dev/kvm works, else inside the nested QEMU testbed.
-e2e: $(B)/kvmini
+e2e: $(B)/kvmini guests
 	tests/e2e/run.sh
 
 test: check e2e

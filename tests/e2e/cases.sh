@@ -4,20 +4,20 @@
 #                                  then exactly "N passed, N failed"; exit 0 only if all passed
 #        cases.sh boottime N       boot N times, print each time to marker/exit and the medians
 # env: KVMINI (binary), KERNEL (bzImage), INITRD (guest/init initramfs), WORK (scratch dir),
-#      TMARK (tests/e2e/tmark binary), KVMINI_E2E_SCALE (multiplies time limits; the nested
+#      TMARK (tests/e2e/tmark binary), TINY (directory of the tiny guests, build/guest), KVMINI_E2E_SCALE (multiplies time limits; the nested
 #      testbed is much slower), KVMINI_E2E_CONTEXT (lines of console/stderr shown after a FAIL, 8),
 #      KVMINI_E2E_TIMES=1 (print "# time CASE S s" after each case).
 set -eu
 
 : "${KVMINI:?KVMINI must name the kvmini binary}" "${KERNEL:?KERNEL must name a bzImage}"
 : "${INITRD:?INITRD must name the test initramfs}" "${WORK:?WORK must name a scratch directory}"
-: "${TMARK:?TMARK must name the tmark binary}"
+: "${TMARK:?TMARK must name the tmark binary}" "${TINY:?TINY must name the tiny guests directory}"
 SCALE=${KVMINI_E2E_SCALE:-1}
 CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli missing-kernel text-kernel truncated-kernel bad-flag big-initrd boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -82,6 +82,51 @@ case_cli() {
 		fail cli "kvmini --version did not exit 0 with one line" "$d/version"
 	else
 		pass cli "$(first_line "$d/version")"
+	fi
+}
+
+# tiny NAME GUEST: run a tiny guest (guest/tiny/GUEST.S) with --stats; sets $d, $st.
+tiny() {
+	d=$(newdir "$1")
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" '' -- "$KVMINI" run -k "$TINY/$2.bzImage" --stats \
+		</dev/null >"$d/out" 2>"$d/err"
+	st=$(key "$d/rep" status)
+}
+
+case_tiny_pio() {
+	tiny tiny-pio pio
+	if [ "$st" != 0 ]; then
+		fail tiny-pio "exit status $st, want 0 (i8042 reset)" "$d/out" "$d/err"
+	elif ! grep -aq 'tiny: pio ok' "$d/out"; then
+		fail tiny-pio "the rep outsb string did not reach the console" "$d/out" "$d/err"
+	elif ! grep -q 'unclaimed pio reads=1 writes=1$' "$d/err"; then
+		fail tiny-pio "--stats does not count exactly 1 unclaimed read and 1 write" "$d/err"
+	elif ! grep -q 'i8042' "$d/err"; then
+		fail tiny-pio "exit reason is not the i8042 reset" "$d/err"
+	else
+		pass tiny-pio "$(grep -o 'unclaimed.*' "$d/err")"
+	fi
+}
+
+case_tiny_triple_fault() {
+	tiny tiny-triple-fault triple-fault
+	if [ "$st" != 0 ]; then
+		fail tiny-triple-fault "exit status $st, want 0 (a triple fault is a reset)" "$d/out" "$d/err"
+	elif ! grep -q 'triple fault' "$d/err"; then
+		fail tiny-triple-fault "exit reason is not the triple fault" "$d/err"
+	else
+		pass tiny-triple-fault "exit 0: $(grep -o 'guest reset (triple fault)' "$d/err")"
+	fi
+}
+
+case_tiny_internal_error() {
+	tiny tiny-internal-error mmio-exec
+	if [ "$st" != 127 ]; then
+		fail tiny-internal-error "exit status $st, want 127" "$d/out" "$d/err"
+	elif ! grep -q 'rip 00000000d0000000' "$d/err"; then
+		fail tiny-internal-error "no register dump with RIP in the MMIO hole on stderr" "$d/err"
+	else
+		pass tiny-internal-error "127: $(head -n1 "$d/err")"
 	fi
 }
 

@@ -37,7 +37,7 @@ if ! why=$(/e2e/kvm-probe 2>&1); then
 fi
 say "KVMINI_TESTBED_KVM uptime=$(uptime_s) $why"
 
-export KVMINI=/e2e/kvmini KERNEL=/e2e/vmlinuz INITRD=/e2e/initrd.cpio.gz WORK=/tmp/e2e TMARK=/e2e/tmark
+export KVMINI=/e2e/kvmini KERNEL=/e2e/vmlinuz INITRD=/e2e/initrd.cpio.gz WORK=/tmp/e2e TMARK=/e2e/tmark TINY=/e2e/tiny
 export KVMINI_E2E_SCALE="$TESTBED_SCALE" KVMINI_E2E_TIMES=1
 say KVMINI_TESTBED_BEGIN
 start=$(uptime_s)

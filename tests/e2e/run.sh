@@ -30,7 +30,7 @@ export INITRD=$WORK/guest-initrd.cpio.gz
 
 if [ "$E2E_MODE" = host ]; then
 	TMARK=$(build_tool tmark)
-	export TMARK
+	export TMARK TINY=$REPO_ROOT/$KVMINI_BUILD/guest
 	# cases.sh is POSIX sh; run it with the system sh (dash) as it runs under busybox ash in L1.
 	exec sh "$E2E_DIR/cases.sh" "$@"
 fi

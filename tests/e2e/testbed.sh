@@ -60,6 +60,10 @@ L1_MEM=${KVMINI_L1_MEM:-3G}
 files=(-f "$(build_tool tmark static):/e2e/tmark" -f "$(build_tool kvm-probe static):/e2e/kvm-probe"
 	-f "$E2E_DIR/cases.sh:/e2e/cases.sh" -f "$KERNEL:/e2e/vmlinuz" -f "$INITRD:/e2e/initrd.cpio.gz")
 [ "$cmd" = script ] && files+=(-f "$script:/e2e/user.sh")
+# The tiny test guests (make guests): a few lines of assembly each, see guest/tiny/.
+for g in "$REPO_ROOT/$KVMINI_BUILD"/guest/*.bzImage; do
+	[ -e "$g" ] && files+=(-f "$g:/e2e/tiny/${g##*/}")
+done
 if [ "$cmd" != probe ]; then
 	[ -x "$KVMINI" ] || die "no kvmini binary at $KVMINI (run make)"
 	files+=(-f "$KVMINI:/e2e/kvmini")
