@@ -237,9 +237,10 @@ int console_attach(struct console *c, struct uart *u)
 	int err;
 
 	c->uart = u;
-	if (c->out_fd >= 0 && evloop_add(c->loop, c->out_fd, 0, console_on_writable, c) < 0) {
-		/* A regular file cannot be polled; writes to it never wait, so the ring only fills on error. */
-	}
+	/* Registered with no events until output backs up. A regular file cannot be polled (the add fails): its
+	 * writes never wait, so the ring only fills after an error, and that marks the output broken. */
+	if (c->out_fd >= 0)
+		evloop_add(c->loop, c->out_fd, 0, console_on_writable, c);
 	err = evloop_add(c->loop, c->wake_fd, EPOLLIN, console_on_wake, c);
 	if (err < 0)
 		return err;

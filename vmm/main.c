@@ -128,8 +128,7 @@ static int arm_timer(struct vm *vm, double seconds)
 
 static int cmd_run(int argc, char **argv)
 {
-	static struct vm vm_storage; /* big (64 vCPU slots): keep it off the stack */
-	struct vm *vm = &vm_storage;
+	struct vm *vm = calloc(1, sizeof(*vm)); /* sized for 64 vCPUs: keep it off the stack */
 	struct opts o;
 	struct bzimage bz;
 	struct sigctx sc = {.vm = vm};
@@ -169,7 +168,8 @@ static int cmd_run(int argc, char **argv)
 		die("kernel command line is %zu bytes; this kernel accepts at most %u", strlen(o.cmdline),
 		    bz.cmdline_max);
 
-	memset(vm, 0, sizeof(*vm));
+	if (!vm)
+		die("out of memory");
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->com1_irq.fd = -1;
 	vm->exit_status = -1;
@@ -238,6 +238,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	r = vm->exit_status;
 	vm_destroy(vm);
+	free(vm);
 	return r;
 }
 

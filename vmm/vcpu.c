@@ -335,10 +335,15 @@ static void *vcpu_thread(void *arg)
 			vm_request_exit(vm, EXIT_GUEST_DONE, "guest reset (triple fault)");
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
-			vm_request_exit(vm, EXIT_GUEST_DONE, "guest system event (reset or shutdown)");
-			break;
-		case KVM_EXIT_HLT:
-			vm_request_exit(vm, EXIT_GUEST_DONE, "guest halted");
+			if (v->run->system_event.type == KVM_SYSTEM_EVENT_RESET ||
+			    v->run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+				vm_request_exit(vm, EXIT_GUEST_DONE, "guest reset or shutdown (system event)");
+				break;
+			}
+			/* a crash report or anything newer: not a clean end */
+			snprintf(what, sizeof(what), "system event %u", v->run->system_event.type);
+			vcpu_dump(v, what);
+			vm_request_exit(vm, EXIT_VMM_FAILURE, "unexpected system event");
 			break;
 		case KVM_EXIT_INTR:
 			continue;
