@@ -32,6 +32,13 @@ $(B)/guest/%.bzImage: guest/tiny/%.S guest/tiny/bzimage.h
 $(B)/kvmini: $(B)/obj/vmm/main.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# main.c prints the version: rebuild it when `git describe` changes (the stamp is rewritten only then).
+$(B)/obj/vmm/main.o: $(B)/version.stamp
+$(B)/version.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+FORCE:
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -DKVMINI_VERSION='"$(VERSION)"' -c -o $@ $<
