@@ -78,7 +78,9 @@ static void on_signal(void *opaque, uint32_t events)
 static int open_input(const char *path, const char *what, uint64_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever; it changes nothing for the regular
+	 * files we accept. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
 		die("%s %s: %s", what, path, strerror(errno));

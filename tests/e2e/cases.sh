@@ -17,7 +17,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -141,6 +141,17 @@ case_truncated_kernel() {
 	size=$(wc -c <"$KERNEL")
 	head -c $((size / 2)) "$KERNEL" >"$IN/half-kernel"
 	setup_error truncated-kernel -k "$IN/half-kernel" -i "$INITRD" --timeout 10
+}
+
+# A directory, an empty file, a FIFO with no writer (must not block in open) and a character device.
+case_odd_kernel_files() {
+	mkdir -p "$IN/dir-kernel"
+	: >"$IN/empty-kernel"
+	rm -f "$IN/fifo-kernel"
+	mkfifo "$IN/fifo-kernel"
+	for k in "$IN/dir-kernel" "$IN/empty-kernel" "$IN/fifo-kernel" /dev/zero; do
+		setup_error "odd-kernel-files:${k##*/}" -k "$k" -i "$INITRD" --timeout 10
+	done
 }
 
 case_bad_flag() { setup_error bad-flag -k "$KERNEL" -i "$INITRD" -m 12Q --timeout 10; }
@@ -286,6 +297,28 @@ case_timeout() {
 		fail timeout "exit 124 after only $ms ms of a 5 s timeout"
 	else
 		pass timeout "124 after $ms ms"
+	fi
+}
+
+case_stdin_flood() {
+	# 100 MB on stdin while the guest runs. Linux's 8250 driver drains the FIFO on every RX interrupt
+	# (and its tty echoes), so the guest spends its time on input and may not finish booting: what
+	# matters is kvmini. It must read only what the UART's FIFO can take (back-pressure), so its
+	# memory stays bounded (a boot needs ~126 MiB, mostly guest RAM; buffering the flood would add
+	# 100 MB), and it must stay responsive: --timeout still ends it on time with 124.
+	d=$(newdir stdin-flood)
+	t=$(limit 5)
+	head -c 100000000 /dev/zero | "$TMARK" -t "$(limit 20)" -r "$d/rep" '' -- "$KVMINI" run \
+		-k "$KERNEL" -i "$INITRD" -a "$BASE_CMDLINE kvmini.test=hang" --timeout "$t" >"$d/out" 2>"$d/err"
+	st=$(key "$d/rep" status) rss=$(key "$d/rep" maxrss_kb) ms=$(key "$d/rep" exit_ms)
+	if [ "$st" != 124 ]; then
+		fail stdin-flood "$(why_boot "$d"), want 124 from --timeout $t" "$d/err"
+	elif [ "$ms" -gt $((t * 1000 + 5000)) ]; then
+		fail stdin-flood "--timeout $t ended kvmini only after $ms ms" "$d/err"
+	elif [ "${rss:-999999}" -gt 180000 ]; then
+		fail stdin-flood "peak RSS $rss KiB: the flood was buffered (a boot needs ~126000)" "$d/err"
+	else
+		pass stdin-flood "124 after $ms ms under a 100 MB stdin flood, peak RSS $rss KiB"
 	fi
 }
 
