@@ -69,7 +69,8 @@ int console_init(struct console *c, struct evloop *loop, enum console_kind kind,
 	return 0;
 }
 
-/* Called with c->lock held. Returns false when the reader is gone. */
+/* Write out what the ring holds, as far as the reader takes it; watch EPOLLOUT only while bytes remain.
+ * Called with c->lock held. A reader that is gone (EPIPE) marks the output broken. */
 static void console_drain_locked(struct console *c)
 {
 	while (c->len && !c->out_broken) {

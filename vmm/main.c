@@ -61,7 +61,6 @@ static void on_timeout(void *opaque, uint32_t events)
 struct sigctx {
 	struct vm *vm;
 	int fd;
-	int status;
 };
 
 /* SIGINT, SIGTERM, SIGHUP arrive here through a signalfd: the VM stops in order and kvmini exits 128+N. */

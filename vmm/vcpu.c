@@ -271,6 +271,13 @@ void vcpu_dump(struct vcpu *v, const char *what)
 		s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
 }
 
+/* The guest cannot go on: say why with the registers, and end the VM with EXIT_VMM_FAILURE. */
+static void vcpu_fail(struct vcpu *v, const char *what, const char *reason)
+{
+	vcpu_dump(v, what);
+	vm_request_exit(v->vm, EXIT_VMM_FAILURE, reason);
+}
+
 /* One port-I/O exit: `count` repetitions for string instructions (rep outsb arrives as one exit). */
 static int vcpu_handle_io(struct vcpu *v)
 {
@@ -308,17 +315,14 @@ static void *vcpu_thread(void *arg)
 		}
 		if (r < 0) {
 			snprintf(what, sizeof(what), "KVM_RUN failed: %s", strerror(errno));
-			vcpu_dump(v, what);
-			vm_request_exit(vm, EXIT_VMM_FAILURE, "KVM_RUN failed");
+			vcpu_fail(v, what, "KVM_RUN failed");
 			break;
 		}
-		v->exits++;
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_IO:
 			if (vcpu_handle_io(v) == 0)
 				continue;
-			vcpu_dump(v, "malformed port I/O exit");
-			vm_request_exit(vm, EXIT_VMM_FAILURE, "malformed port I/O exit");
+			vcpu_fail(v, "malformed port I/O exit", "malformed port I/O exit");
 			break;
 		case KVM_EXIT_MMIO:
 			__atomic_add_fetch(&vm->stats.exits_mmio, 1, __ATOMIC_RELAXED);
@@ -327,8 +331,7 @@ static void *vcpu_thread(void *arg)
 					   v->run->mmio.is_write);
 				continue;
 			}
-			vcpu_dump(v, "malformed MMIO exit");
-			vm_request_exit(vm, EXIT_VMM_FAILURE, "malformed MMIO exit");
+			vcpu_fail(v, "malformed MMIO exit", "malformed MMIO exit");
 			break;
 		case KVM_EXIT_SHUTDOWN:
 			/* A triple fault: how a PC resets when nothing else works (reboot=t). */
@@ -342,26 +345,22 @@ static void *vcpu_thread(void *arg)
 			}
 			/* a crash report or anything newer: not a clean end */
 			snprintf(what, sizeof(what), "system event %u", v->run->system_event.type);
-			vcpu_dump(v, what);
-			vm_request_exit(vm, EXIT_VMM_FAILURE, "unexpected system event");
+			vcpu_fail(v, what, "unexpected system event");
 			break;
 		case KVM_EXIT_INTR:
 			continue;
 		case KVM_EXIT_INTERNAL_ERROR:
 			snprintf(what, sizeof(what), "KVM internal error, suberror %u", v->run->internal.suberror);
-			vcpu_dump(v, what);
-			vm_request_exit(vm, EXIT_VMM_FAILURE, "KVM internal error");
+			vcpu_fail(v, what, "KVM internal error");
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			snprintf(what, sizeof(what), "VM entry failed, hardware reason 0x%llx",
 				 (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
-			vcpu_dump(v, what);
-			vm_request_exit(vm, EXIT_VMM_FAILURE, "VM entry failed");
+			vcpu_fail(v, what, "VM entry failed");
 			break;
 		default:
 			snprintf(what, sizeof(what), "unexpected exit reason %u", v->run->exit_reason);
-			vcpu_dump(v, what);
-			vm_request_exit(vm, EXIT_VMM_FAILURE, "unexpected KVM exit");
+			vcpu_fail(v, what, "unexpected KVM exit");
 			break;
 		}
 		__atomic_add_fetch(&vm->stats.exits_other, 1, __ATOMIC_RELAXED);

@@ -36,7 +36,6 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
-	uint64_t exits;
 };
 
 struct vm_stats {
