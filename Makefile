@@ -3,7 +3,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror
 BASEFLAGS := -std=gnu11 $(WARN) -I. -D_GNU_SOURCE -MMD -MP
-LDLIBS   := -lpthread
+LDLIBS   := -lelf -lpthread
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 PREFIX   ?= /usr/local
 B        := build

@@ -7,11 +7,14 @@
  *
  *   0x0000_0000  0x0000_04ff   real-mode IVT and BIOS data area (RAM, unused)
  *   0x0000_0500  0x0000_051f   boot GDT (null, null, code, data): the boot protocol's __BOOT_CS = 0x10, __BOOT_DS = 0x18
+ *   0x0000_6000  0x0000_6fff   PVH boot only: hvm_start_info, its E820 map and module list, handed over in EBX
  *   0x0000_7000  0x0000_7fff   zero page (struct boot_params), handed to the kernel in RSI
  *   0x0000_9000  0x0000_dfff   identity page tables for the 64-bit entry: PML4, PDPT, 4 PDs (first 4 GiB, 2 MiB pages)
  *   0x0002_0000  0x0002_ffff   kernel command line (the kernel's cmdline_size caps it further)
- *   0x0009_fc00  0x0009_ffff   reserved (EBDA: later holds the MP table)
- *   0x000a_0000  0x000f_ffff   reserved: VGA hole and BIOS ROM area, no RAM reported
+ *   0x0009_fc00  0x0009_ffff   reserved (EBDA, empty)
+ *   0x000a_0000  0x000f_ffff   reserved: VGA hole and BIOS ROM area, no RAM reported; inside it
+ *   0x000e_0000  0x000e_ffff     ACPI tables, RSDP first (where the kernel's legacy RSDP scan looks too)
+ *   0x000f_0000  0x000f_ffff     MP table (floating pointer, then the configuration table)
  *   0x0010_0000  ...           the protected-mode kernel (loaded at 1 MiB), then free RAM; the initrd sits at the top
  *                              of RAM below 3 GiB (and below the kernel's initrd_addr_max)
  *   0xc000_0000  0xffff_ffff   32-bit MMIO hole: no RAM; IOAPIC 0xfec0_0000, LAPIC 0xfee0_0000, KVM's TSS and
@@ -19,6 +22,7 @@
  *   0x1_0000_0000 ...          RAM beyond 3 GiB continues here (guests of more than 3 GiB)
  */
 #define GUEST_GDT_ADDR	    0x500ULL
+#define GUEST_PVH_INFO	    0x6000ULL
 #define GUEST_ZERO_PAGE	    0x7000ULL
 #define GUEST_PML4_ADDR	    0x9000ULL
 #define GUEST_PDPT_ADDR	    0xa000ULL
@@ -26,6 +30,10 @@
 #define GUEST_CMDLINE_ADDR  0x20000ULL
 #define GUEST_CMDLINE_MAX   0x10000ULL
 #define GUEST_EBDA_START    0x9fc00ULL
+#define GUEST_ACPI_ADDR	    0xe0000ULL /* RSDP here, the other tables follow */
+#define GUEST_ACPI_SIZE	    0x10000ULL
+#define GUEST_MPTABLE_ADDR  0xf0000ULL
+#define GUEST_MPTABLE_SIZE  0x10000ULL
 #define GUEST_HIMEM_START   0x100000ULL /* 1 MiB: where the protected-mode kernel goes */
 #define GUEST_KERNEL_ADDR   GUEST_HIMEM_START
 #define GUEST_MMIO_HOLE	    0xc0000000ULL /* 3 GiB */
@@ -44,9 +52,18 @@
 #define PORT_CMOS	 0x70  /* CMOS index 0x70 and data 0x71: a read-only real-time clock */
 #define PORT_POST	 0x80  /* POST code / I/O delay port: writes ignored */
 #define PORT_COM1	 0x3f8 /* 16550A UART, 8 ports: the guest's ttyS0 */
+/* ACPI (hardware-reduced): the FADT points at these. Writing SLP_TYP=5 with SLP_EN powers off; the reset value to
+ * the reset register reboots. Both end kvmini with status 0. */
+#define PORT_ACPI_SLEEP_CTL 0x600
+#define PORT_ACPI_SLEEP_STS 0x601
+#define PORT_ACPI_RESET	    0x602
+#define ACPI_RESET_VALUE    0x01
+#define ACPI_SLP_TYP_S5	    5 /* the \_S5 package's value; SLP_TYP sits in bits 2-4 of the sleep control register */
 /* The PIC (0x20, 0xa0), PIT (0x40-0x43) and ELCR (0x4d0) are emulated inside KVM: kvmini never sees them. */
 
 /* Interrupt lines (GSIs of the in-kernel IOAPIC, same numbers on the PIC). */
 #define IRQ_COM1 4
+#define IRQ_GED	 5 /* ACPI Generic Event Device (edge): its _EVT notifies the power button (SIGTERM to kvmini) */
+#define IRQ_SCI	 9 /* ACPI SCI, named in the FADT; a hardware-reduced machine never raises it */
 
 #endif
