@@ -61,17 +61,28 @@ static void on_timeout(void *opaque, uint32_t events)
 struct sigctx {
 	struct vm *vm;
 	int fd;
+	bool pressed; /* the power button was pressed once already */
 };
 
-/* SIGINT, SIGTERM, SIGHUP arrive here through a signalfd: the VM stops in order and kvmini exits 128+N. */
+/* Signals arrive here through a signalfd. SIGTERM or SIGINT presses the ACPI power button once: a guest that
+ * handles it shuts down in order and kvmini exits 0. A second one, or SIGHUP (the terminal went away), stops
+ * the VM at once and kvmini exits 128+N. */
 static void on_signal(void *opaque, uint32_t events)
 {
 	struct sigctx *sc = opaque;
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(sc->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		vm_request_exit(sc->vm, 128 + (int)si.ssi_signo, "stopped by a signal");
+	if (read(sc->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	if (si.ssi_signo != SIGHUP && !sc->pressed) {
+		sc->pressed = true;
+		fprintf(stderr, "kvmini: %s: pressed the power button (send it again to stop at once)\n",
+			strsignal((int)si.ssi_signo));
+		vm_press_power_button(sc->vm);
+		return;
+	}
+	vm_request_exit(sc->vm, 128 + (int)si.ssi_signo, "stopped by a signal");
 }
 
 static int open_input(const char *path, const char *what, uint64_t *size)
@@ -172,9 +183,9 @@ static int cmd_run(int argc, char **argv)
 	if (!vm)
 		die("out of memory");
 	vm->kvm_fd = vm->vm_fd = -1;
-	vm->com1_irq.fd = -1;
+	vm->com1_irq.fd = vm->ged_irq.fd = -1;
 	vm->exit_status = -1;
-	vm->ncpus = 1;
+	vm->ncpus = o.cpus;
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
 	if ((r = vm_open_kvm(vm, &why)) < 0) {

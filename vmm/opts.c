@@ -22,6 +22,7 @@ const char opts_usage[] =
     "  -a, --append CMDLINE    the kernel command line, used as given\n"
     "                          (default: \"" OPTS_DEFAULT_CMDLINE "\")\n"
     "  -m, --memory SIZE       guest RAM, with a K, M or G suffix; a bare number is MiB (default 512M)\n"
+    "  -c, --cpus N            virtual CPUs, 1 to 64 (default 1)\n"
     "      --console KIND      where the guest's serial console goes: stdio (default), file:PATH, none\n"
     "      --timeout SECONDS   stop the guest after this long and exit with 124\n"
     "      --stats             at exit, print VM exit counts and memory use to stderr\n"
@@ -31,12 +32,16 @@ const char opts_usage[] =
     "Ctrl-A x quits.\n"
     "\n"
     "Exit status:\n"
-    "  0    the guest rebooted or reset (reboot -f, i8042 reset, triple fault), or Ctrl-A x\n"
+    "  0    the guest powered off, rebooted or reset (poweroff, reboot, ACPI or i8042 reset, triple fault),\n"
+    "       or Ctrl-A x\n"
     "  124  --timeout expired\n"
     "  125  kvmini could not start the guest (bad arguments, no /dev/kvm, unreadable or invalid kernel,\n"
     "       initrd too large); one line on stderr says why\n"
     "  127  KVM failed to run the guest (internal error, unexpected exit); vCPU registers on stderr\n"
-    "  128+N  kvmini was stopped by signal N (SIGINT, SIGTERM, SIGHUP)\n";
+    "  128+N  kvmini was stopped by signal N: SIGHUP, or a second SIGINT/SIGTERM\n"
+    "\n"
+    "Signals: the first SIGINT or SIGTERM presses the guest's ACPI power button (a guest that handles it shuts\n"
+    "down in order and kvmini exits 0); a second one, or SIGHUP, stops the guest at once.\n";
 
 int opts_parse_size(const char *s, uint64_t *out)
 {
@@ -115,6 +120,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	    {"initrd", required_argument, NULL, 'i'},
 	    {"append", required_argument, NULL, 'a'},
 	    {"memory", required_argument, NULL, 'm'},
+	    {"cpus", required_argument, NULL, 'c'},
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"stats", no_argument, NULL, OPT_STATS},
@@ -123,10 +129,11 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	};
 	int c;
 
-	*o = (struct opts){.mem = OPTS_DEFAULT_MEM, .cmdline = OPTS_DEFAULT_CMDLINE, .console = CONSOLE_STDIO};
+	*o = (struct opts){
+	    .mem = OPTS_DEFAULT_MEM, .cmdline = OPTS_DEFAULT_CMDLINE, .cpus = 1, .console = CONSOLE_STDIO};
 	optind = 0; /* GNU getopt: 0 re-initialises, so opts_parse can run more than once (tests) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:i:a:m:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:i:a:m:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->kernel = optarg;
@@ -147,6 +154,20 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			break;
+		case 'c': {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || !isdigit((unsigned char)*optarg) || n < 1 ||
+			    n > OPTS_MAX_CPUS) {
+				snprintf(err, errlen, "bad CPU count '%s' (1 to %d)", optarg, OPTS_MAX_CPUS);
+				return -EINVAL;
+			}
+			o->cpus = (unsigned)n;
+			break;
+		}
 		case OPT_CONSOLE:
 			if (!strcmp(optarg, "stdio")) {
 				o->console = CONSOLE_STDIO;

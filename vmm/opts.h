@@ -9,11 +9,13 @@
 #include "vmm/console.h"
 
 #define OPTS_DEFAULT_MEM     (512ULL << 20)
+#define OPTS_MAX_CPUS	     64
 #define OPTS_DEFAULT_CMDLINE "console=ttyS0 reboot=k"
 
 struct opts {
 	const char *kernel, *initrd, *cmdline;
 	uint64_t mem;
+	unsigned cpus; /* 1..OPTS_MAX_CPUS */
 	enum console_kind console;
 	const char *console_path;
 	double timeout; /* seconds; 0 = none */

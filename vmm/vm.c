@@ -143,12 +143,25 @@ static void vm_on_reset(void *opaque)
 	vm_request_exit(opaque, EXIT_GUEST_DONE, "guest reset through the i8042 controller");
 }
 
+static void vm_on_acpi(void *opaque, enum acpi_pm_event ev)
+{
+	vm_request_exit(opaque, EXIT_GUEST_DONE,
+			ev == ACPI_PM_POWEROFF ? "guest powered off (ACPI S5)" : "guest reset through the ACPI reset register");
+}
+
+void vm_press_power_button(struct vm *vm)
+{
+	acpi_pm_press_button(&vm->pm);
+}
+
 int vm_add_legacy_devices(struct vm *vm, const char **why)
 {
 	struct uart_backend be = {.tx = console_uart_tx, .rx_space = console_uart_rx_space, .opaque = &vm->con};
 	int err;
 
 	err = vm_irqfd(vm, &vm->com1_irq, IRQ_COM1);
+	if (!err)
+		err = vm_irqfd(vm, &vm->ged_irq, IRQ_GED);
 	if (err < 0) {
 		*why = "KVM_IRQFD failed";
 		return err;
@@ -156,6 +169,7 @@ int vm_add_legacy_devices(struct vm *vm, const char **why)
 	uart_init(&vm->com1, &vm->com1_irq, &be);
 	i8042_init(&vm->kbc, vm_on_reset, vm);
 	cmos_init(&vm->rtc, NULL);
+	acpi_pm_init(&vm->pm, &vm->ged_irq, ACPI_SLP_TYP_S5, ACPI_RESET_VALUE, vm_on_acpi, vm);
 	err = bus_add(&vm->pio, PORT_COM1, UART_NR_PORTS, &uart_bus_ops, &vm->com1, "com1");
 	if (!err)
 		err = bus_add(&vm->pio, PORT_I8042_DATA, 1, &i8042_data_ops, &vm->kbc, "i8042-data");
@@ -165,6 +179,8 @@ int vm_add_legacy_devices(struct vm *vm, const char **why)
 		err = bus_add(&vm->pio, PORT_CMOS, 2, &cmos_bus_ops, &vm->rtc, "cmos");
 	if (!err)
 		err = bus_add(&vm->pio, PORT_POST, 1, &bus_sink_ops, NULL, "post");
+	if (!err)
+		err = bus_add(&vm->pio, PORT_ACPI_SLEEP_CTL, ACPI_PM_NR_PORTS, &acpi_pm_ops, &vm->pm, "acpi-pm");
 	if (err < 0) {
 		*why = "device layout conflict";
 		return err;
@@ -194,6 +210,8 @@ void vm_destroy(struct vm *vm)
 		cmos_destroy(&vm->rtc);
 		close(vm->com1_irq.fd);
 	}
+	if (vm->ged_irq.fd >= 0)
+		close(vm->ged_irq.fd);
 	gmem_destroy(&vm->mem);
 	free(vm->cpuid);
 	if (vm->vm_fd >= 0)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/acpi_pm.h"
 #include "devices/cmos.h"
 #include "devices/i8042.h"
 #include "devices/uart16550.h"
@@ -21,7 +22,7 @@
 
 /* kvmini's exit statuses (README "Exit status"). */
 enum {
-	EXIT_GUEST_DONE = 0,	/* the guest reset or rebooted (i8042, triple fault) or the user quit */
+	EXIT_GUEST_DONE = 0,	/* the guest powered off, reset or rebooted, or the user quit */
 	EXIT_TIMEOUT = 124,	/* --timeout expired */
 	EXIT_SETUP = 125,	/* kvmini could not start the guest */
 	EXIT_VMM_FAILURE = 127, /* KVM internal error or an exit kvmini cannot handle: registers on stderr */
@@ -58,6 +59,8 @@ struct vm {
 	struct uart com1;
 	struct i8042 kbc;
 	struct cmos rtc;
+	struct irq_line ged_irq;
+	struct acpi_pm pm;
 	/* ending */
 	int exit_status; /* -1 while running; the first vm_request_exit wins */
 	const char *exit_reason;
@@ -70,6 +73,8 @@ int vm_open_kvm(struct vm *vm, const char **why);
 int vm_create(struct vm *vm, uint64_t mem_size, const char **why);
 /* Register the legacy PC devices on the buses and wire COM1's interrupt through an irqfd. */
 int vm_add_legacy_devices(struct vm *vm, const char **why);
+/* The power button (SIGTERM/SIGINT): the guest decides what to do; safe from any thread. */
+void vm_press_power_button(struct vm *vm);
 /* End the VM with `status` (first caller wins); safe from any thread. */
 void vm_request_exit(struct vm *vm, int status, const char *reason);
 void vm_destroy(struct vm *vm);

@@ -166,6 +166,7 @@ static void test_defaults(void **state)
 	assert_null(o.initrd);
 	assert_int_equal(o.mem, 512 * MiB);
 	assert_int_equal(o.mem, OPTS_DEFAULT_MEM);
+	assert_int_equal(o.cpus, 1);
 	assert_string_equal(o.cmdline, "console=ttyS0 reboot=k");
 	assert_int_equal(o.console, CONSOLE_STDIO);
 	assert_null(o.console_path);
@@ -419,6 +420,26 @@ static void test_repeated_calls(void **state)
 	}
 }
 
+static void test_cpus(void **state)
+{
+	static const char *bad[] = {"0", "65", "-1", "+2", " 2", "2x", "", "4294967297", "0x4", "1.5"};
+	struct opts o;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "-k", "k", "-c", "2"), 0);
+	assert_int_equal(o.cpus, 2);
+	assert_int_equal(PARSE(&o, err, "-k", "k", "--cpus", "64"), 0);
+	assert_int_equal(o.cpus, 64);
+	assert_int_equal(PARSE(&o, err, "-k", "k", "--cpus=1"), 0);
+	assert_int_equal(o.cpus, 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("cpus '%s'\n", bad[i]);
+		expect_err(PARSE(&o, err, "-k", "k", "-c", (char *)bad[i]), err, "CPU count");
+	}
+	expect_err(PARSE(&o, err, "-k", "k", "-c"), err, "-c");
+}
+
 static void test_small_err_buffer(void **state)
 {
 	struct opts o;
@@ -451,6 +472,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_option_in_group_named),
 	    cmocka_unit_test(test_repeated_calls),
 	    cmocka_unit_test(test_small_err_buffer),
+	    cmocka_unit_test(test_cpus),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
