@@ -21,6 +21,8 @@ int bootparams_build(struct boot_params *bp, const struct setup_header *hdr, siz
 	bp->ext_ramdisk_image = (uint32_t)(a->initrd_addr >> 32);
 	bp->hdr.ramdisk_size = (uint32_t)a->initrd_size;
 	bp->ext_ramdisk_size = (uint32_t)(a->initrd_size >> 32);
+	if (a->acpi_rsdp && bp->hdr.version >= 0x020e)
+		bp->acpi_rsdp_addr = a->acpi_rsdp;
 	bp->hdr.vid_mode = 0xffff; /* "normal": no video mode switch was asked for */
 	memcpy(bp->e820_table, a->e820, a->e820_entries * sizeof(a->e820[0]));
 	bp->e820_entries = (uint8_t)a->e820_entries;

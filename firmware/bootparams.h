@@ -12,6 +12,7 @@ struct bootparams_args {
 	uint64_t initrd_addr, initrd_size;
 	const struct boot_e820_entry *e820;
 	unsigned e820_entries;
+	uint64_t acpi_rsdp; /* 0: none; else told to kernels of protocol 2.14+ (older ones scan 0xe0000 for it) */
 };
 
 #define BOOTPARAMS_LOADER_ID 0xff /* type_of_loader: "undefined loader" per the boot protocol */

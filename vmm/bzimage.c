@@ -183,7 +183,8 @@ int bzimage_load(const struct bzimage *bz, struct gmem *m, int kfd, int ifd, uin
 					.initrd_addr = plan->initrd_addr,
 					.initrd_size = plan->initrd_size,
 					.e820 = e820,
-					.e820_entries = (unsigned)n};
+					.e820_entries = (unsigned)n,
+					.acpi_rsdp = GUEST_ACPI_ADDR};
 	dst = gmem_ptr(m, GUEST_ZERO_PAGE, sizeof(struct boot_params));
 	if (!dst || bootparams_build(dst, &bz->hdr, bz->hdr_len, &args) < 0) {
 		*why = "cannot build the zero page";

@@ -141,7 +141,8 @@ static int vcpu_set_msrs(struct vcpu *v)
 	return r == (int)n ? 0 : (r < 0 ? -errno : -EINVAL);
 }
 
-/* Through-PIC interrupts (the "virtual wire") reach the CPU via LINT0 as ExtINT; LINT1 carries NMIs. */
+/* The boot CPU's LAPIC as firmware leaves it: through-PIC interrupts (the "virtual wire") reach it via LINT0 as
+ * ExtINT; LINT1 carries NMIs. Application processors keep KVM's reset state until the guest starts them. */
 static int vcpu_set_lapic(struct vcpu *v)
 {
 	struct kvm_lapic_state l;
@@ -186,7 +187,7 @@ int vcpu_create(struct vm *vm, unsigned id, const char **why)
 		*why = "KVM_SET_MSRS failed";
 		return err;
 	}
-	if ((err = vcpu_set_lapic(v)) < 0) {
+	if (id == 0 && (err = vcpu_set_lapic(v)) < 0) {
 		*why = "KVM_GET/SET_LAPIC failed";
 		return err;
 	}

@@ -327,6 +327,29 @@ static void test_bootparams_hdr_len(void **state)
 	free(bp);
 }
 
+/* The RSDP address is a zero-page field from protocol 2.14 on; older kernels must not get it (they scan). */
+static void test_bootparams_acpi_rsdp(void **state)
+{
+	struct setup_header h;
+	struct boot_params *bp = malloc(sizeof(*bp));
+	struct bootparams_args a = {.e820 = e820_sample, .e820_entries = 3, .acpi_rsdp = 0xe0000};
+
+	(void)state;
+	assert_non_null(bp);
+	fill_hdr(&h);
+	h.version = 0x020e;
+	assert_int_equal(bootparams_build(bp, &h, sizeof(h), &a), 0);
+	assert_int_equal(bp->acpi_rsdp_addr, 0xe0000);
+	h.version = 0x020d;
+	assert_int_equal(bootparams_build(bp, &h, sizeof(h), &a), 0);
+	assert_int_equal(bp->acpi_rsdp_addr, 0);
+	h.version = 0x020f;
+	a.acpi_rsdp = 0;
+	assert_int_equal(bootparams_build(bp, &h, sizeof(h), &a), 0);
+	assert_int_equal(bp->acpi_rsdp_addr, 0);
+	free(bp);
+}
+
 static void test_bootparams_high_addresses(void **state)
 {
 	struct setup_header h;
@@ -405,17 +428,12 @@ static void test_bootparams_loadflags(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_e820_one_region),
-	    cmocka_unit_test(test_e820_two_regions),
-	    cmocka_unit_test(test_e820_exact_room),
-	    cmocka_unit_test(test_e820_enospc),
-	    cmocka_unit_test(test_e820_einval),
-	    cmocka_unit_test(test_pagetables_entries),
-	    cmocka_unit_test(test_pagetables_einval),
-	    cmocka_unit_test(test_bootparams_basic),
-	    cmocka_unit_test(test_bootparams_hdr_len),
-	    cmocka_unit_test(test_bootparams_high_addresses),
-	    cmocka_unit_test(test_bootparams_e820_limits),
+	    cmocka_unit_test(test_e820_one_region),	 cmocka_unit_test(test_e820_two_regions),
+	    cmocka_unit_test(test_e820_exact_room),	 cmocka_unit_test(test_e820_enospc),
+	    cmocka_unit_test(test_e820_einval),		 cmocka_unit_test(test_pagetables_entries),
+	    cmocka_unit_test(test_pagetables_einval),	 cmocka_unit_test(test_bootparams_basic),
+	    cmocka_unit_test(test_bootparams_hdr_len),	 cmocka_unit_test(test_bootparams_high_addresses),
+	    cmocka_unit_test(test_bootparams_acpi_rsdp), cmocka_unit_test(test_bootparams_e820_limits),
 	    cmocka_unit_test(test_bootparams_loadflags),
 	};
 
