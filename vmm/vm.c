@@ -146,7 +146,8 @@ static void vm_on_reset(void *opaque)
 static void vm_on_acpi(void *opaque, enum acpi_pm_event ev)
 {
 	vm_request_exit(opaque, EXIT_GUEST_DONE,
-			ev == ACPI_PM_POWEROFF ? "guest powered off (ACPI S5)" : "guest reset through the ACPI reset register");
+			ev == ACPI_PM_POWEROFF ? "guest powered off (ACPI S5)"
+					       : "guest reset through the ACPI reset register");
 }
 
 void vm_press_power_button(struct vm *vm)
