@@ -60,7 +60,15 @@ format-check:
 	@! grep -l 'linux/kvm.h' devices/*.[ch] firmware/*.[ch] || { echo "devices/ and firmware/ must not use KVM"; exit 1; }
 	@echo "format-check: ok"
 
-check: format-check unit
+check: format-check unit acpi-check
+
+# ACPI tables: build them for a few machine shapes and have iasl disassemble and recompile each one.
+.PHONY: acpi-check
+acpi-check: $(B)/acpi-dump
+	tests/unit/iasl-check.sh $(B)/acpi-check $(B)/acpi-dump
+$(B)/acpi-dump: tests/unit/acpi-dump.c $(B)/san/firmware/acpi.o $(B)/san/firmware/aml.o
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -O1 -g $(SAN) -o $@ $(filter %.c %.o,$^)
 
 # End-to-end tests boot real kernels: on the host where /dev/kvm works, else inside the nested QEMU testbed.
 e2e: $(B)/kvmini guests
