@@ -33,6 +33,7 @@ struct boot_plan {
 	uint64_t zero_page; /* RSI */
 	uint64_t kernel_addr, kernel_end, cmdline_addr, initrd_addr, initrd_size;
 	unsigned e820_entries;
+	uint64_t start_info; /* PVH: hvm_start_info address, passed in EBX (0 for bzImage) */
 };
 
 /* Parse the first `len` bytes of a file of `file_size` bytes. 0, or -ENOEXEC / -EINVAL with *why set to a
