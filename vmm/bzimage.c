@@ -26,7 +26,7 @@ int bzimage_parse(struct bzimage *bz, const uint8_t *buf, size_t len, uint64_t f
 	if (len > file_size)
 		len = file_size;
 	if (len >= 4 && !memcmp(buf, "\177ELF", 4)) {
-		*why = "an ELF vmlinux, not a bzImage (ELF boot is not supported yet: use arch/x86/boot/bzImage)";
+		*why = "an ELF file, not a bzImage";
 		return -ENOEXEC;
 	}
 	if (len < 0x206) {

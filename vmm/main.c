@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/boot.h"
 #include "vmm/layout.h"
 #include "vmm/opts.h"
 #include "vmm/vm.h"
@@ -142,13 +143,11 @@ static int cmd_run(int argc, char **argv)
 {
 	struct vm *vm = calloc(1, sizeof(*vm)); /* sized for 64 vCPUs: keep it off the stack */
 	struct opts o;
-	struct bzimage bz;
+	struct kernel_image *kimg = calloc(1, sizeof(*kimg));
 	struct sigctx sc = {.vm = vm};
 	char err[256];
 	const char *why = "";
-	uint8_t *hdr;
 	uint64_t ksize, isize = 0;
-	ssize_t got;
 	int kfd, ifd = -1, r;
 	sigset_t sigs;
 
@@ -160,28 +159,22 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	/* Host input first: a bad kernel or initrd is reported the same way with or without /dev/kvm. */
-	kfd = open_input(o.kernel, "kernel", &ksize);
-	hdr = malloc(BZIMAGE_HDR_MAX);
-	if (!hdr)
+	if (!vm || !kimg)
 		die("out of memory");
-	got = pread(kfd, hdr, BZIMAGE_HDR_MAX, 0);
-	if (got < 0)
-		die("kernel %s: %s", o.kernel, strerror(errno));
-	if (bzimage_parse(&bz, hdr, (size_t)got, ksize, &why) < 0)
+	kfd = open_input(o.kernel, "kernel", &ksize);
+	/* No guest memory yet: RAM-size checks wait for the load, which reports them the same way. */
+	if (boot_probe(kimg, kfd, ksize, NULL, &why) < 0)
 		die("kernel %s: %s", o.kernel, why);
-	free(hdr);
 	if (o.initrd) {
 		ifd = open_input(o.initrd, "initrd", &isize);
 		if (isize >= o.mem)
 			die("initrd %s: %llu MiB does not fit in %llu MiB of guest memory (raise -m)", o.initrd,
 			    (unsigned long long)(isize >> 20), (unsigned long long)(o.mem >> 20));
 	}
-	if (strlen(o.cmdline) > bz.cmdline_max)
+	if (strlen(o.cmdline) > kimg->cmdline_max)
 		die("kernel command line is %zu bytes; this kernel accepts at most %u", strlen(o.cmdline),
-		    bz.cmdline_max);
+		    kimg->cmdline_max);
 
-	if (!vm)
-		die("out of memory");
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->com1_irq.fd = vm->ged_irq.fd = -1;
 	vm->exit_status = -1;
@@ -201,8 +194,9 @@ static int cmd_run(int argc, char **argv)
 		die("console %s: %s: %s", o.console_path ? o.console_path : "", why, strerror(-r));
 	if ((r = vm_add_legacy_devices(vm, &why)) < 0)
 		die("%s: %s", why, strerror(-r));
-	if ((r = bzimage_load(&bz, &vm->mem, kfd, ifd, isize, o.cmdline, &vm->plan, &why)) < 0)
+	if ((r = boot_load(vm, kimg, kfd, ifd, isize, o.cmdline, &why)) < 0)
 		die("%s", why);
+	free(kimg);
 	close(kfd);
 	if (ifd >= 0)
 		close(ifd);

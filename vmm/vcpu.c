@@ -68,8 +68,60 @@ static int vcpu_get_cpuid(struct vm *vm)
 	return -E2BIG;
 }
 
-/* The host's supported CPUID, made true for this vCPU: its APIC ID, the hypervisor bit, and KVM's paravirt
- * leaves (0x4000_0000 signature, 0x4000_0001 features) so the guest finds kvmclock and skips calibration. */
+/* Bits needed to number n things (ceil(log2 n)): the width of an APIC-ID field holding n CPUs. */
+static unsigned id_bits(unsigned n)
+{
+	unsigned b = 0;
+
+	while ((1u << b) < n)
+		b++;
+	return b;
+}
+
+/* The topology every vCPU reports: one package, one core per vCPU, no SMT, so the APIC ID is the core number.
+ * The host's values would describe the host's sockets and threads instead and contradict our MADT. */
+static void vcpu_cpuid_topology(struct kvm_cpuid_entry2 *e, unsigned id, unsigned n)
+{
+	switch (e->function) {
+	case 1:
+		e->ebx = (e->ebx & 0x0000ffffu) | (id << 24) | ((1u << id_bits(n)) << 16);
+		if (n > 1)
+			e->edx |= 1u << 28; /* HTT: the count in EBX[23:16] is valid */
+		break;
+	case 4: /* Intel: cores per package - 1 in EAX[31:26], for each cache level */
+		if (e->eax & 0x1f)
+			e->eax = (e->eax & 0x03ffffffu) | (((1u << id_bits(n)) - 1) << 26);
+		break;
+	case 0xb:
+	case 0x1f:
+		e->edx = id; /* x2APIC ID */
+		if (e->index == 0) {
+			e->eax = 0; /* no SMT bits */
+			e->ebx = 1;
+			e->ecx = (1u << 8) | 0;
+		} else if (e->index == 1) {
+			e->eax = id_bits(n);
+			e->ebx = n;
+			e->ecx = (2u << 8) | 1;
+		} else {
+			e->eax = e->ebx = 0;
+			e->ecx = e->index; /* level type 0: the list ends */
+		}
+		break;
+	case 0x80000008: /* AMD: cores per package - 1 and the APIC-ID bits they use */
+		e->ecx = (e->ecx & ~0xf0ffu) | (id_bits(n) << 12) | (n - 1);
+		break;
+	case 0x8000001e: /* AMD TOPOEXT: extended APIC ID, core ID, one thread per core, node 0 */
+		e->eax = id;
+		e->ebx = id & 0xff;
+		e->ecx = 0;
+		break;
+	}
+}
+
+/* The host's supported CPUID, made true for this vCPU: its APIC ID and topology, the hypervisor bit, and
+ * KVM's paravirt leaves (0x4000_0000 signature, 0x4000_0001 features) so the guest finds kvmclock and skips
+ * calibration. */
 static int vcpu_set_cpuid(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -84,19 +136,11 @@ static int vcpu_set_cpuid(struct vcpu *v)
 	for (unsigned i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
-		switch (e->function) {
-		case 1:
-			e->ebx = (e->ebx & 0x0000ffffu) | (v->id << 24) | (1u << 16);
+		vcpu_cpuid_topology(e, v->id, vm->ncpus);
+		if (e->function == 1)
 			e->ecx |= 1u << 31; /* running under a hypervisor */
-			break;
-		case 0xb:
-		case 0x1f:
-			e->edx = v->id; /* x2APIC ID */
-			break;
-		case 0x40000000:
+		if (e->function == 0x40000000)
 			have_kvm_leaf = !memcmp(&e->ebx, "KVMKVMKVM\0\0\0", 12);
-			break;
-		}
 	}
 	if (!have_kvm_leaf) {
 		free(c);
@@ -242,7 +286,8 @@ int vcpu_setup_boot(struct vcpu *v, const struct boot_plan *p, const char **why)
 		return -errno;
 	}
 	r.rip = p->entry;
-	r.rsi = p->zero_page;
+	r.rsi = p->zero_page;  /* bzImage: struct boot_params */
+	r.rbx = p->start_info; /* PVH: struct hvm_start_info */
 	r.rflags = 0x2;
 	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0) {
 		*why = "KVM_SET_REGS failed";

@@ -1,0 +1,75 @@
+/* boot.c: pick the loader by the kernel file's magic, load it, and write the tables a BIOS would leave. */
+#include "vmm/boot.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "firmware/acpi.h"
+#include "firmware/mptable.h"
+#include "vmm/layout.h"
+#include "vmm/vm.h"
+
+int boot_probe(struct kernel_image *k, int kfd, uint64_t ksize, const struct gmem *m, const char **why)
+{
+	uint8_t *hdr = malloc(BZIMAGE_HDR_MAX);
+	ssize_t got;
+	int err;
+
+	if (!hdr) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	got = pread(kfd, hdr, BZIMAGE_HDR_MAX, 0);
+	if (got < 0) {
+		err = -errno;
+		free(hdr);
+		*why = "cannot read it";
+		return err;
+	}
+	if (pvh_is_elf(hdr, (size_t)got)) {
+		k->kind = KERNEL_PVH;
+		k->cmdline_max = GUEST_CMDLINE_MAX - 1;
+		err = pvh_parse(&k->pvh, kfd, ksize, m, why);
+	} else {
+		k->kind = KERNEL_BZIMAGE;
+		err = bzimage_parse(&k->bz, hdr, (size_t)got, ksize, why);
+		k->cmdline_max = k->bz.cmdline_max;
+	}
+	free(hdr);
+	return err;
+}
+
+/* ACPI for every kernel (the Debian cloud kernel finds CPUs only there), and an MP table for kernels built
+ * without ACPI. Both live in the BIOS area, which the E820 map reports as reserved. */
+static int boot_firmware(struct vm *vm, const char **why)
+{
+	struct acpi_config ac = {.ncpus = vm->ncpus};
+	uint8_t *p = gmem_ptr(&vm->mem, GUEST_ACPI_ADDR, GUEST_ACPI_SIZE);
+	int n;
+
+	if (!p || (n = acpi_build(p, GUEST_ACPI_SIZE, GUEST_ACPI_ADDR, &ac)) < 0) {
+		*why = "cannot build the ACPI tables";
+		return p ? n : -EFAULT;
+	}
+	p = gmem_ptr(&vm->mem, GUEST_MPTABLE_ADDR, GUEST_MPTABLE_SIZE);
+	if (!p || (n = mptable_build(p, GUEST_MPTABLE_SIZE, GUEST_MPTABLE_ADDR, vm->ncpus)) < 0) {
+		*why = "cannot build the MP table";
+		return p ? n : -EFAULT;
+	}
+	return 0;
+}
+
+int boot_load(struct vm *vm, const struct kernel_image *k, int kfd, int ifd, uint64_t isize, const char *cmdline,
+	      const char **why)
+{
+	int err;
+
+	if (k->kind == KERNEL_PVH)
+		err = pvh_load(&k->pvh, &vm->mem, kfd, ifd, isize, cmdline, &vm->plan, why);
+	else
+		err = bzimage_load(&k->bz, &vm->mem, kfd, ifd, isize, cmdline, &vm->plan, why);
+	if (err < 0)
+		return err;
+	return boot_firmware(vm, why);
+}
