@@ -6,7 +6,8 @@
 # env: KVMINI (binary), KERNEL (bzImage), INITRD (guest/init initramfs), WORK (scratch dir),
 #      TMARK (tests/e2e/tmark binary), TINY (directory of the tiny guests, build/guest), KVMINI_E2E_SCALE (multiplies time limits; the nested
 #      testbed is much slower), KVMINI_E2E_CONTEXT (lines of console/stderr shown after a FAIL, 8),
-#      KVMINI_E2E_TIMES=1 (print "# time CASE S s" after each case).
+#      KVMINI_E2E_TIMES=1 (print "# time CASE S s" after each case), VMLINUX (the ELF vmlinux extracted from
+#      KERNEL, for the pvh case).
 set -eu
 
 : "${KVMINI:?KVMINI must name the kvmini binary}" "${KERNEL:?KERNEL must name a bzImage}"
@@ -17,7 +18,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -339,6 +340,131 @@ case_sigpipe() {
 		fail sigpipe "kvmini was killed by SIGPIPE" "$d/err"
 	else
 		fail sigpipe "exit status $st, want 0" "$d/out" "$d/err"
+	fi
+}
+
+# nproc_case NAME N: boot with -c N to the nproc test; the guest powers off (ACPI S5). The Debian cloud kernel
+# has no MP-table parser, so it finds its CPUs only in our MADT. Its dmesg must hold no ACPI or firmware
+# complaint, kvmini must exit 0 because of the S5 write, and soon after the guest's last line.
+nproc_case() {
+	name=$1 n=$2
+	d=$(newdir "$name")
+	"$TMARK" -t "$(limit 25)" -r "$d/rep" KVMINI_DMESG_CHECKED -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" -c "$n" \
+		--stats -a "$BASE_CMDLINE kvmini.test=nproc kvmini.end=poweroff" </dev/null >"$d/out" 2>"$d/err"
+	got=$(sed -n 's/^KVMINI_NPROC=\([0-9]*\).*/\1/p' "$d/out" | head -n1)
+	bad=$(grep -a -m1 -E 'KVMINI_DMESG_BAD|ACPI (BIOS )?(Error|Warning)|\[Firmware (Bug|Warn)\]' "$d/out" | tr -d '\r' | cut -c1-120)
+	m=$(key "$d/rep" marker_ms) e=$(key "$d/rep" exit_ms)
+	if [ "$(key "$d/rep" status)" != 0 ]; then
+		fail "$name" "$(why_boot "$d")" "$d/out" "$d/err"
+	elif [ "$got" != "$n" ]; then
+		fail "$name" "guest nproc printed '${got:-nothing}', want $n" "$d/out" "$d/err"
+	elif [ -n "$bad" ] || ! grep -aq KVMINI_DMESG_CHECKED "$d/out"; then
+		fail "$name" "guest log: ${bad:-dmesg check did not run}" "$d/out"
+	elif ! grep -q 'exit: guest powered off (ACPI S5)' "$d/err"; then
+		fail "$name" "exit 0 but not through ACPI S5" "$d/err"
+	elif [ $((e - m)) -gt "$(limit 1000)" ]; then
+		fail "$name" "poweroff took $((e - m)) ms from the guest's last line to kvmini's exit" "$d/out" "$d/err"
+	else
+		pass "$name" "nproc $got, no ACPI complaints, S5 exit $((e - m)) ms after the last line, marker $m ms"
+	fi
+}
+case_poweroff() { nproc_case poweroff 1; }
+case_smp_2() { nproc_case smp-2 2; }
+case_smp_4() { nproc_case smp-4 4; }
+
+# wait_line FILE TEXT PID SECS: wait until FILE has a line with TEXT, while PID lives; 0 if it came.
+wait_line() {
+	i=0
+	while [ $i -lt $(($4 * 10)) ] && kill -0 "$3" 2>/dev/null; do
+		grep -aq "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	grep -aq "$2" "$1" 2>/dev/null
+}
+
+# SIGTERM presses the ACPI power button; busybox acpid in the guest runs its shutdown script, which powers
+# off; kvmini exits 0. kvmini's own --timeout bounds the case.
+case_acpid_sigterm() {
+	d=$(newdir acpid-sigterm)
+	"$KVMINI" run -k "$KERNEL" -i "$INITRD" --timeout "$(limit 30)" --stats \
+		-a "$BASE_CMDLINE kvmini.test=acpid" </dev/null >"$d/out" 2>"$d/err" &
+	pid=$!
+	if ! wait_line "$d/out" KVMINI_ACPID_READY $pid "$(limit 25)"; then
+		kill -KILL $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		fail acpid-sigterm "guest never printed KVMINI_ACPID_READY" "$d/out" "$d/err"
+		return
+	fi
+	ts=$(uptime_s)
+	kill -TERM $pid
+	st=0
+	wait $pid || st=$?
+	dt=$(echo "$ts $(uptime_s)" | awk '{printf "%.1f", $2 - $1}')
+	if [ "$st" != 0 ]; then
+		fail acpid-sigterm "exit status $st after SIGTERM, want 0" "$d/out" "$d/err"
+	elif ! grep -aq 'KVMINI_SHUTDOWN: powering off' "$d/out"; then
+		fail acpid-sigterm "exit 0 but the guest's shutdown script did not run" "$d/out" "$d/err"
+	elif ! grep -q 'pressed the power button' "$d/err" || ! grep -q 'guest powered off (ACPI S5)' "$d/err"; then
+		fail acpid-sigterm "stderr lacks the button press or the S5 exit" "$d/err"
+	elif grep -aq KVMINI_INIT_ERROR "$d/out"; then
+		fail acpid-sigterm "guest: $(grep -a -m1 KVMINI_INIT_ERROR "$d/out" | tr -d '\r')" "$d/out"
+	else
+		pass acpid-sigterm "guest shut down in order and powered off, exit 0 ${dt} s after SIGTERM"
+	fi
+}
+
+# A guest that ignores the button (no driver): the first SIGTERM leaves it running; a second stops it at once.
+case_sigterm_twice() {
+	d=$(newdir sigterm-twice)
+	"$KVMINI" run -k "$KERNEL" -i "$INITRD" --timeout "$(limit 30)" \
+		-a "$BASE_CMDLINE quiet kvmini.test=hang" </dev/null >"$d/out" 2>"$d/err" &
+	pid=$!
+	if ! wait_line "$d/out" KVMINI_INIT_OK $pid "$(limit 20)"; then
+		kill -KILL $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		fail sigterm-twice "guest never printed KVMINI_INIT_OK" "$d/out" "$d/err"
+		return
+	fi
+	kill -TERM $pid
+	sleep 2
+	if ! kill -0 $pid 2>/dev/null; then
+		st=0
+		wait $pid || st=$?
+		fail sigterm-twice "one SIGTERM ended kvmini (status $st); it should only press the button" "$d/err"
+		return
+	fi
+	ts=$(uptime_s)
+	kill -TERM $pid
+	st=0
+	wait $pid || st=$?
+	dt=$(echo "$ts $(uptime_s)" | awk '{printf "%.2f", $2 - $1}')
+	if [ "$st" != 143 ]; then
+		fail sigterm-twice "exit status $st after the second SIGTERM, want 143" "$d/err"
+	elif [ "$(echo "$dt" | awk -v l="$SCALE" '{print ($1 > l)}')" = 1 ]; then
+		fail sigterm-twice "the second SIGTERM took $dt s to stop kvmini"
+	else
+		pass sigterm-twice "still running 2 s after the first SIGTERM; 143 ${dt} s after the second"
+	fi
+}
+
+# The Debian kernel's own vmlinux (ELF, extracted from the bzImage by extract-vmlinux.sh) through PVH.
+case_pvh() {
+	if [ -z "${VMLINUX:-}" ] || [ ! -r "$VMLINUX" ]; then
+		fail pvh "no VMLINUX given (run.sh extracts it from KERNEL with tests/e2e/extract-vmlinux.sh)"
+		return
+	fi
+	d=$(newdir pvh)
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" KVMINI_INIT_OK -- "$KVMINI" run -k "$VMLINUX" -i "$INITRD" \
+		-a "$BASE_CMDLINE kvmini.test=boot" </dev/null >"$d/out" 2>"$d/err"
+	if [ "$(key "$d/rep" status)" != 0 ]; then
+		fail pvh "$(why_boot "$d")" "$d/out" "$d/err"
+	elif ! boot_ok "$d"; then
+		fail pvh "no 'Linux version' or KVMINI_INIT_OK on the console" "$d/out" "$d/err"
+	elif ! grep -aq "Command line: $BASE_CMDLINE kvmini.test=boot" "$d/out"; then
+		fail pvh "the kernel did not get our command line from hvm_start_info" "$d/out"
+	else
+		pass pvh "ELF vmlinux via PVH: marker $(key "$d/rep" marker_ms) ms"
 	fi
 }
 

@@ -38,6 +38,7 @@ fi
 say "KVMINI_TESTBED_KVM uptime=$(uptime_s) $why"
 
 export KVMINI=/e2e/kvmini KERNEL=/e2e/vmlinuz INITRD=/e2e/initrd.cpio.gz WORK=/tmp/e2e TMARK=/e2e/tmark TINY=/e2e/tiny
+[ -r /e2e/vmlinux ] && export VMLINUX=/e2e/vmlinux
 export KVMINI_E2E_SCALE="$TESTBED_SCALE" KVMINI_E2E_TIMES=1
 say KVMINI_TESTBED_BEGIN
 start=$(uptime_s)

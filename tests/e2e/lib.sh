@@ -93,6 +93,20 @@ fetch_kernel() {
 	export KERNEL KERNEL_VERSION KERNEL_MODDIR
 }
 
+# build_guest_initrd OUT: the L2 test initramfs (guest/init/init) with the modules the acpid case loads
+# (the Debian cloud kernel builds the ACPI button driver and evdev as modules). Needs fetch_kernel first.
+build_guest_initrd() {
+	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$1" -k "$KERNEL_MODDIR" -M button,evdev
+}
+
+# extract_vmlinux OUT: the ELF vmlinux inside $KERNEL (for the PVH case), redone only when KERNEL is newer.
+extract_vmlinux() {
+	if [ ! -s "$1" ] || [ "$KERNEL" -nt "$1" ]; then
+		sh "$REPO_ROOT/tests/e2e/extract-vmlinux.sh" "$KERNEL" "$1.tmp" || die "cannot extract vmlinux from $KERNEL"
+		mv -f "$1.tmp" "$1"
+	fi
+}
+
 # build_tool NAME [static]: compile tests/e2e/NAME.c into $KVMINI_BUILD/e2e/NAME when out of date.
 # Static binaries are needed inside the L1 testbed, which has no libc besides what we copy.
 build_tool() {

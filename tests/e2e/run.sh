@@ -17,7 +17,7 @@ if [ $# -eq 0 ] && [ -n "${KVMINI_E2E_CASES:-}" ]; then
 fi
 export KVMINI=${KVMINI:-$KVMINI_BUILD/kvmini}
 [ -x "$KVMINI" ] || die "no kvmini binary at $KVMINI (run make first)"
-need_cmds cpio:cpio /bin/busybox:busybox-static gzip:gzip "${CC:-cc}:gcc" apt-get:apt
+need_cmds cpio:cpio /bin/busybox:busybox-static gzip:gzip "${CC:-cc}:gcc" apt-get:apt lz4:lz4
 
 choose_mode
 echo "e2e: $E2E_MODE mode: $E2E_MODE_WHY"
@@ -26,7 +26,9 @@ export KERNEL KERNEL_MODDIR
 export WORK=$REPO_ROOT/$KVMINI_BUILD/e2e/$E2E_MODE
 mkdir -p "$WORK"
 export INITRD=$WORK/guest-initrd.cpio.gz
-"$REPO_ROOT/guest/mkinitramfs.sh" -o "$INITRD"
+build_guest_initrd "$INITRD"
+export VMLINUX=$WORK/vmlinux
+extract_vmlinux "$VMLINUX"
 
 if [ "$E2E_MODE" = host ]; then
 	TMARK=$(build_tool tmark)

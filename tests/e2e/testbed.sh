@@ -42,7 +42,7 @@ WORK=$(cd "$WORK" && pwd)
 if [ -z "${KERNEL:-}" ] || [ -z "${KERNEL_MODDIR:-}" ]; then fetch_kernel; fi
 if [ -z "${INITRD:-}" ]; then
 	INITRD=$WORK/guest-initrd.cpio.gz
-	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$INITRD"
+	build_guest_initrd "$INITRD"
 fi
 TRIES=${KVMINI_TESTBED_TRIES:-2}
 # Hard limit of one try: L1 boot and KVM load take ~10 s, an L2 boot ~15-20 s, a broken case up to
@@ -60,6 +60,8 @@ L1_MEM=${KVMINI_L1_MEM:-3G}
 files=(-f "$(build_tool tmark static):/e2e/tmark" -f "$(build_tool kvm-probe static):/e2e/kvm-probe"
 	-f "$E2E_DIR/cases.sh:/e2e/cases.sh" -f "$KERNEL:/e2e/vmlinuz" -f "$INITRD:/e2e/initrd.cpio.gz")
 [ "$cmd" = script ] && files+=(-f "$script:/e2e/user.sh")
+# The ELF vmlinux for the PVH case (run.sh extracts it), when there is one.
+[ -n "${VMLINUX:-}" ] && [ -r "$VMLINUX" ] && files+=(-f "$VMLINUX:/e2e/vmlinux")
 # The tiny test guests (make guests): a few lines of assembly each, see guest/tiny/.
 for g in "$REPO_ROOT/$KVMINI_BUILD"/guest/*.bzImage; do
 	[ -e "$g" ] && files+=(-f "$g:/e2e/tiny/${g##*/}")
