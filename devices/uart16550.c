@@ -345,6 +345,16 @@ static void uart_bus_write(void *dev, uint64_t off, const uint8_t *data, unsigne
 	pthread_mutex_unlock(&u->lock);
 }
 
+bool uart_thr_coalescable(struct uart *u)
+{
+	bool ok;
+
+	pthread_mutex_lock(&u->lock);
+	ok = !(u->lcr & LCR_DLAB) && !(u->ier & IER_ETBEI) && !(u->mcr & MCR_LOOP);
+	pthread_mutex_unlock(&u->lock);
+	return ok;
+}
+
 const struct bus_ops uart_bus_ops = {
     .read = uart_bus_read,
     .write = uart_bus_write,

@@ -3,6 +3,7 @@
 #define KVMINI_UART16550_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,12 @@ void uart_destroy(struct uart *u);
 size_t uart_rx(struct uart *u, const uint8_t *buf, size_t len);
 /* Free room in the RX FIFO now. Thread-safe. */
 size_t uart_rx_room(struct uart *u);
+
+/* Whether a THR write may be delayed and batched (KVM's coalesced PIO) without changing what the guest sees:
+ * DLAB clear (offset 0 is THR, not the divisor latch), the THR-empty interrupt off (nothing waits for it) and
+ * no loopback (the byte would come back as input). Linux's console writes run in exactly this state. The
+ * delayed writes must still reach the UART, in order, before the next access to any UART register. */
+bool uart_thr_coalescable(struct uart *u);
 
 /* Register the UART on a bus at offsets 0..7 (base 0x3f8 for COM1). */
 extern const struct bus_ops uart_bus_ops;

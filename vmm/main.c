@@ -115,10 +115,12 @@ static void print_stats(struct vm *vm)
 		sscanf(line, "VmHWM: %llu kB", &hwm);
 	if (f)
 		fclose(f);
-	fprintf(stderr, "kvmini: exits: io=%llu mmio=%llu other=%llu; unclaimed pio reads=%llu writes=%llu\n",
+	fprintf(stderr,
+		"kvmini: exits: io=%llu mmio=%llu other=%llu; batched console writes=%llu; unclaimed pio reads=%llu "
+		"writes=%llu\n",
 		(unsigned long long)vm->stats.exits_io, (unsigned long long)vm->stats.exits_mmio,
-		(unsigned long long)vm->stats.exits_other, (unsigned long long)vm->pio.unclaimed_reads,
-		(unsigned long long)vm->pio.unclaimed_writes);
+		(unsigned long long)vm->stats.exits_other, (unsigned long long)vm->coal.delivered,
+		(unsigned long long)vm->pio.unclaimed_reads, (unsigned long long)vm->pio.unclaimed_writes);
 	fprintf(stderr, "kvmini: memory: peak-rss=%llu KiB guest-resident=%llu KiB vmm=%llu KiB\n", hwm, guest,
 		hwm > guest ? hwm - guest : 0);
 }
@@ -205,6 +207,7 @@ static int cmd_run(int argc, char **argv)
 			die("vCPU %u: %s: %s", i, why, strerror(-r));
 	if ((r = vcpu_setup_boot(&vm->vcpus[0], &vm->plan, &why)) < 0)
 		die("%s: %s", why, strerror(-r));
+	vm_coalesce_setup(vm);
 
 	/* Signals: the event loop reads them; vCPU threads inherit the mask and only unblock their kick. */
 	sigemptyset(&sigs);
@@ -222,12 +225,14 @@ static int cmd_run(int argc, char **argv)
 	fatal_vm = vm;
 	if ((r = console_attach(&vm->con, &vm->com1)) < 0)
 		die("console: %s", strerror(-r));
+	vm_coalesce_update(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		if ((r = vcpu_start(&vm->vcpus[i])) < 0)
 			die("cannot start vCPU thread: %s", strerror(-r));
 
 	r = evloop_run(&vm->loop);
 	vcpus_stop(vm);
+	coalesce_drain(&vm->coal, &vm->pio, &vm->mmio); /* the guest's last console bytes */
 	console_finish(&vm->con, 2000);
 	fatal_vm = NULL;
 	if (r < 0 && vm->exit_status < 0)

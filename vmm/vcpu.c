@@ -337,6 +337,9 @@ static int vcpu_handle_io(struct vcpu *v)
 		return -EINVAL;
 	for (uint32_t i = 0; i < run->io.count; i++)
 		bus_access(&v->vm->pio, run->io.port, data + i * size, size, run->io.direction == KVM_EXIT_IO_OUT);
+	/* IER, LCR or MCR may have changed whether COM1's THR writes can be batched. */
+	if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port > PORT_COM1 && run->io.port < PORT_COM1 + 8)
+		vm_coalesce_update(v->vm);
 	__atomic_add_fetch(&v->vm->stats.exits_io, 1, __ATOMIC_RELAXED);
 	return 0;
 }
@@ -355,6 +358,8 @@ static void *vcpu_thread(void *arg)
 	while (__atomic_load_n(&vm->exit_status, __ATOMIC_ACQUIRE) < 0) {
 		int r = ioctl(v->fd, KVM_RUN, 0);
 
+		/* Batched writes happened before this exit: deliver them first, in order. */
+		coalesce_drain(&vm->coal, &vm->pio, &vm->mmio);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
 			v->run->immediate_exit = 0;
 			continue;

@@ -150,6 +150,24 @@ static void vm_on_acpi(void *opaque, enum acpi_pm_event ev)
 					       : "guest reset through the ACPI reset register");
 }
 
+void vm_coalesce_setup(struct vm *vm)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int off = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	void *ring = NULL;
+
+	/* The ring page sits `off` pages into every vCPU's mapping; vCPU 0's will do. */
+	if (off > 0 && ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0 && vm->vcpus[0].run &&
+	    (off + 1) * page <= vm->run_size)
+		ring = (char *)vm->vcpus[0].run + off * page;
+	coalesce_init(&vm->coal, ring, (size_t)page);
+}
+
+void vm_coalesce_update(struct vm *vm)
+{
+	coalesce_set_port(&vm->coal, vm->vm_fd, PORT_COM1, uart_thr_coalescable(&vm->com1), &vm->pio, &vm->mmio);
+}
+
 void vm_press_power_button(struct vm *vm)
 {
 	acpi_pm_press_button(&vm->pm);
@@ -213,6 +231,7 @@ void vm_destroy(struct vm *vm)
 	}
 	if (vm->ged_irq.fd >= 0)
 		close(vm->ged_irq.fd);
+	coalesce_destroy(&vm->coal);
 	gmem_destroy(&vm->mem);
 	free(vm->cpuid);
 	if (vm->vm_fd >= 0)

@@ -12,6 +12,7 @@
 #include "devices/i8042.h"
 #include "devices/uart16550.h"
 #include "vmm/bus.h"
+#include "vmm/coalesce.h"
 #include "vmm/bzimage.h"
 #include "vmm/console.h"
 #include "vmm/evloop.h"
@@ -61,6 +62,7 @@ struct vm {
 	struct cmos rtc;
 	struct irq_line ged_irq;
 	struct acpi_pm pm;
+	struct coalesce coal; /* COM1's THR writes batched through KVM's ring */
 	/* ending */
 	int exit_status; /* -1 while running; the first vm_request_exit wins */
 	const char *exit_reason;
@@ -73,6 +75,10 @@ int vm_open_kvm(struct vm *vm, const char **why);
 int vm_create(struct vm *vm, uint64_t mem_size, const char **why);
 /* Register the legacy PC devices on the buses and wire COM1's interrupt through an irqfd. */
 int vm_add_legacy_devices(struct vm *vm, const char **why);
+/* Map KVM's coalesced-PIO ring (after vCPU 0 exists) when KVM offers it; without it nothing changes. */
+void vm_coalesce_setup(struct vm *vm);
+/* Batch COM1's THR writes exactly while the UART's state allows it (after each write to its other registers). */
+void vm_coalesce_update(struct vm *vm);
 /* The power button (SIGTERM/SIGINT): the guest decides what to do; safe from any thread. */
 void vm_press_power_button(struct vm *vm);
 /* End the VM with `status` (first caller wins); safe from any thread. */

@@ -459,6 +459,26 @@ static void test_loopback_goes_to_rx_not_tx(void **state)
 	assert_int_equal(rd(&f->u, LSR), 0x60);
 }
 
+/* THR writes may be batched only while nothing observes them one by one: DLAB, ETBEI or loopback each forbid it. */
+static void test_thr_coalescable(void **state)
+{
+	struct fx *f = *state;
+
+	assert_true(uart_thr_coalescable(&f->u));
+	wr(&f->u, IER, 0x01); /* RX interrupts only: still fine, a THR write does not touch them */
+	assert_true(uart_thr_coalescable(&f->u));
+	wr(&f->u, IER, 0x03);
+	assert_false(uart_thr_coalescable(&f->u));
+	wr(&f->u, IER, 0x00);
+	wr(&f->u, LCR, 0x83);
+	assert_false(uart_thr_coalescable(&f->u));
+	wr(&f->u, LCR, 0x03);
+	wr(&f->u, MCR, 0x10);
+	assert_false(uart_thr_coalescable(&f->u));
+	wr(&f->u, MCR, 0x0b);
+	assert_true(uart_thr_coalescable(&f->u));
+}
+
 static void test_rx_space_on_drain_from_full(void **state)
 {
 	struct fx *f = *state;
@@ -632,6 +652,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_every_value_everywhere, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_instances_independent, setup, teardown),
 	    cmocka_unit_test(test_null_backend),
+	    cmocka_unit_test_setup_teardown(test_thr_coalescable, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
