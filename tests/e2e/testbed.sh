@@ -49,7 +49,7 @@ TRIES=${KVMINI_TESTBED_TRIES:-2}
 # its limit (60 s in L1); boottime scales with N.
 case $cmd in
 boottime) HARD=${KVMINI_TESTBED_TIMEOUT:-$((120 + ${1:-5} * 45))} ;;
-*) HARD=${KVMINI_TESTBED_TIMEOUT:-420} ;;
+*) HARD=${KVMINI_TESTBED_TIMEOUT:-900} ;;
 esac
 SCALE=${KVMINI_E2E_SCALE:-3}
 L1_CPU=${KVMINI_L1_CPU:-max}
