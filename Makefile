@@ -76,6 +76,11 @@ e2e: $(B)/kvmini guests
 
 test: check e2e
 
+# Boot time and memory footprint of kvmini against QEMU q35/microvm (BENCH_N boots, default 5): docs/benchmarks.md.
+.PHONY: bench
+bench: $(B)/kvmini
+	tests/e2e/bench.sh
+
 demo: $(B)/kvmini
 	guest/demo.sh demo
 

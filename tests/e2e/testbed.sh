@@ -17,6 +17,7 @@
 #   kernel words), KVMINI_TESTBED_TIMEOUT (hard limit of one try, s), KVMINI_TESTBED_TRIES (2),
 #   KVMINI_E2E_SCALE (case time-limit multiplier in L1, 3),
 #   KVMINI_TESTBED_CRASH=once|always (make L1 panic right after BEGIN: tests dead-L1 handling).
+#   KVMINI_TESTBED_QEMU=1 (also put qemu-system-x86_64, its libraries and firmware in L1: make bench).
 set -euo pipefail
 
 E2E_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -73,6 +74,19 @@ if [ "$cmd" != probe ]; then
 	while read -r lib; do
 		files+=(-f "$(readlink -f "$lib"):$lib")
 	done < <(ldd "$KVMINI" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
+fi
+# Opt-in (tests/e2e/bench.sh): QEMU as a second L2 VMM, at /usr/bin so that it finds its firmware in
+# /usr/share/{qemu,seabios}, with its libraries and the firmware that -M q35/microvm -kernel load.
+if [ "${KVMINI_TESTBED_QEMU:-0}" = 1 ]; then
+	qemu_bin=$(command -v qemu-system-x86_64)
+	files+=(-f "$(readlink -f "$qemu_bin"):/usr/bin/qemu-system-x86_64")
+	while read -r lib; do
+		files+=(-f "$(readlink -f "$lib"):$lib")
+	done < <(ldd "$qemu_bin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
+	for fw in /usr/share/seabios/bios-256k.bin /usr/share/qemu/bios-microvm.bin /usr/share/qemu/kvmvapic.bin \
+		/usr/share/qemu/linuxboot_dma.bin; do
+		files+=(-f "$(readlink -f "$fw"):$fw")
+	done
 fi
 conf=$WORK/testbed.conf
 {

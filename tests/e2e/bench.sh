@@ -1,0 +1,299 @@
+#!/bin/bash
+# bench.sh: `make bench`: boot time and memory footprint of kvmini against QEMU (q35 and microvm), side by side.
+# usage: tests/e2e/bench.sh          (= make bench; BENCH_N=3 make bench for fewer boots)
+# The same kernel (Debian's cloud kernel, as in the e2e tests), guest initramfs (guest/init/init,
+# kvmini.test=boot: print KVMINI_INIT_OK, reboot), memory, one vCPU and command line are booted
+# BENCH_N times alternately under kvmini and `qemu-system-x86_64 -accel kvm -M q35`, then once under
+# `-M microvm,rtc=on`. tmark measures each boot: exec to the marker line on the console, exec to exit, peak
+# RSS, and the guest RAM touched (Rss of the guest-RAM mapping, sampled from /proc/PID/smaps). The
+# table (medians, min-max, ratios) is printed and written, with the method, to docs/benchmarks.md.
+# Runs on the host when /dev/kvm is usable (tests/e2e/lib.sh choose_mode, as `make e2e`), else in
+# the nested testbed (testbed.sh script, with KVMINI_TESTBED_QEMU=1 so L1 has QEMU; a dead L1 is
+# retried there). A failed boot is shown as failed; the exit status is 1 when a kvmini boot failed.
+# env (all optional): BENCH_N (5), BENCH_MEM (256M), BENCH_CMDLINE (see below), BENCH_MICROVM (the
+#   -M value of the microvm boot, "microvm,rtc=on"; empty: skip it), BENCH_PERIOD_MS (smaps sampling, 100),
+#   BENCH_LIMIT (s per boot: 30 host, 60 nested), BENCH_DOC (docs/benchmarks.md; empty: do not write),
+#   KVMINI (build/kvmini), KVMINI_E2E_MODE=host|nested|auto, and the testbed's KVMINI_L1_* knobs.
+set -euo pipefail
+
+E2E_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$E2E_DIR/lib.sh"
+cd "$REPO_ROOT"
+
+N=${BENCH_N:-5}
+MEM=${BENCH_MEM:-256M}
+# reboot=t: the guest ends with a triple fault, which ends all three VMMs at once (-no-reboot for
+# QEMU); microvm has no i8042, so reboot=k would first spin in the kernel's keyboard-controller wait.
+# quiet: console output, which costs two exits per byte in every VMM, would dominate the boot time.
+CMDLINE=${BENCH_CMDLINE:-console=ttyS0 reboot=t panic=-1 quiet kvmini.test=boot}
+# rtc=on: without it (QEMU 7.2, KVM) microvm has no CMOS RTC, and the guest's rtc_cmos driver then probes
+# the missing one for seconds ("rtc_cmos: broken or not accessible"); kvmini and q35 both have an RTC.
+MICROVM=${BENCH_MICROVM-microvm,rtc=on}
+PERIOD=${BENCH_PERIOD_MS:-100}
+DOC=${BENCH_DOC-docs/benchmarks.md}
+case $N in '' | *[!0-9]* | 0) die "BENCH_N must be a positive number (got '$N')" ;; esac
+case $MEM in
+[1-9]*M) MEM_KIB=$((${MEM%M} * 1024)) ;;
+[1-9]*G) MEM_KIB=$((${MEM%G} * 1024 * 1024)) ;;
+*) die "BENCH_MEM must be like 256M or 1G (got '$MEM')" ;;
+esac
+case ${MEM%?} in *[!0-9]*) die "BENCH_MEM must be like 256M or 1G (got '$MEM')" ;; esac
+
+export KVMINI=${KVMINI:-$KVMINI_BUILD/kvmini}
+[ -x "$KVMINI" ] || die "no kvmini binary at $KVMINI (run make first)"
+need_cmds qemu-system-x86_64:qemu-system-x86 cpio:cpio /bin/busybox:busybox-static gzip:gzip "${CC:-cc}:gcc"
+
+t_start=$(date +%s)
+choose_mode
+echo "bench: $E2E_MODE mode: $E2E_MODE_WHY"
+fetch_kernel
+WORK=$REPO_ROOT/$KVMINI_BUILD/bench/$E2E_MODE
+mkdir -p "$WORK"
+INITRD=$WORK/guest-initrd.cpio.gz
+"$REPO_ROOT/guest/mkinitramfs.sh" -o "$INITRD"
+export KERNEL KERNEL_MODDIR INITRD
+
+# sq WORD: WORD quoted for any POSIX sh
+sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+raw=$WORK/results.raw
+: >"$raw"
+# show: keep every line in $raw and show the BENCH_RUN lines as short progress lines.
+show() {
+	local line
+	while IFS= read -r line; do
+		printf '%s\n' "$line" >>"$raw"
+		case $line in
+		BENCH_RUN*)
+			awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+				if (v["ok"] == 1)
+					printf "bench: %-12s run %s: marker %5d ms, exit %5d ms, peak RSS %6.1f MiB, guest RAM %6.1f MiB, VMM %5.1f MiB\n",
+						v["vmm"], v["run"], v["marker_ms"], v["exit_ms"], v["maxrss_kb"] / 1024, v["guest_kb"] / 1024,
+						(v["maxrss_kb"] - v["guest_kb"]) / 1024
+				else { sub(/.* why=/, ""); printf "bench: %-12s run %s: FAILED: %s\n", v["vmm"], v["run"], $0 } }' <<<"$line" ;;
+		BENCH_* | tmark:*) ;;
+		*) printf '%s\n' "$line" ;;
+		esac
+	done
+}
+
+status=0
+if [ "$E2E_MODE" = host ]; then
+	LIMIT=${BENCH_LIMIT:-30}
+	TMARK=$(build_tool tmark)
+	export TMARK WORK QEMU=qemu-system-x86_64 BENCH_N=$N BENCH_MEM=$MEM BENCH_MEM_KIB=$MEM_KIB \
+		BENCH_CMDLINE=$CMDLINE BENCH_LIMIT=$LIMIT BENCH_PERIOD_MS=$PERIOD BENCH_MICROVM=$MICROVM
+	sh "$E2E_DIR/bench-l1.sh" 2>&1 | show || status=$?
+	testbed="host: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(nproc) CPUs, kernel $(uname -r); /dev/kvm: $E2E_MODE_WHY"
+else
+	LIMIT=${BENCH_LIMIT:-60}
+	# The in-L1 half with its settings in front: testbed.sh script passes only the file.
+	user=$WORK/bench-user.sh
+	{
+		echo "BENCH_N=$N BENCH_MEM=$MEM BENCH_MEM_KIB=$MEM_KIB BENCH_LIMIT=$LIMIT BENCH_PERIOD_MS=$PERIOD"
+		echo "BENCH_CMDLINE=$(sq "$CMDLINE") BENCH_MICROVM=$(sq "$MICROVM") QEMU=/usr/bin/qemu-system-x86_64"
+		cat "$E2E_DIR/bench-l1.sh"
+	} >"$user"
+	# L1 boot ~15 s, then 2N+1 boots of ~6-25 s each. The limit is also how long a silently frozen L1
+	# (seen once in ~10 batches) holds things up before testbed.sh retries, so it is not generous.
+	export KVMINI_TESTBED_TIMEOUT=${KVMINI_TESTBED_TIMEOUT:-$((120 + (2 * N + 1) * 30))}
+	# testbed.sh's stderr too, so that its "L1 died" lines are kept in $raw for the summary.
+	KVMINI_TESTBED_QEMU=1 WORK=$WORK "$E2E_DIR/testbed.sh" script "$user" 2>&1 | show || status=$?
+	testbed="nested: L1 = kernel $KERNEL_VERSION under QEMU $(qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([^ ]*\).*/\1/p') TCG -cpu ${KVMINI_L1_CPU:-max} -smp ${KVMINI_L1_SMP:-2} -m ${KVMINI_L1_MEM:-3G}, kvm-amd in L1 (nested SVM)"
+fi
+
+# The last complete-or-not batch: lines after the last BENCH_BEGIN (a retried L1 repeats it all).
+res=$WORK/results.log
+awk '/^BENCH_BEGIN/ { n = NR } { l[NR] = $0 } END { if (n) for (i = n; i <= NR; i++) print l[i] }' "$raw" >"$res"
+info() { sed -n "s/^BENCH_INFO $1=//p" "$res" | head -n1; }
+cpu=$(info cpu) flags=$(info flags)
+virt=$(for f in $flags; do case $f in svm | npt | nrip_save | vgif | v_vmsave_vmload | vmcb_clean | flushbyasid | decodeassists | vmx | ept | x2apic | hypervisor) printf '%s ' "$f" ;; esac; done)
+[ -n "$cpu" ] && testbed="$testbed; CPU seen by the VMMs: $cpu (${virt% })"
+deaths=$(grep -c '^testbed: L1 died' "$raw" || true)
+[ "$deaths" = 0 ] || testbed="$testbed; L1 died $deaths time(s), the batch was rerun from the start ($(grep -m1 '^testbed: L1 died' "$raw" | sed 's/^testbed: L1 died in //'))"
+complete=yes
+grep -q '^BENCH_END' "$res" || complete=no
+date=$(date -u '+%Y-%m-%d %H:%M UTC')
+kvmini_version=$(info kvmini)
+qemu_version=$(info qemu)
+wall=$(($(date +%s) - t_start))
+
+# table: the markdown table and the failures below it; exit status 3 when a kvmini boot failed or is missing.
+table() {
+	awk -v n="$N" -v microvm="$MICROVM" '
+	function med(a, c,   i, j, t, s) {
+		for (i = 1; i <= c; i++) s[i] = a[i]
+		for (i = 2; i <= c; i++) for (j = i; j > 1 && s[j - 1] > s[j]; j--) { t = s[j]; s[j] = s[j - 1]; s[j - 1] = t }
+		lo = s[1]; hi = s[c]
+		return c % 2 ? s[(c + 1) / 2] : (s[c / 2] + s[c / 2 + 1]) / 2
+	}
+	function cell(v, k, scale, fmt,   i, m, x, c) {
+		c = cnt[v]
+		if (c == 0) return "failed"
+		for (i = 1; i <= c; i++) x[i] = val[v, k, i] / scale
+		m = med(x, c); mid[v, k] = m
+		if (c == 1) return sprintf(fmt, m)
+		return sprintf(fmt " (" fmt "–" fmt ")", m, lo, hi)
+	}
+	function ratio(a, b, k) {
+		if (cnt[a] == 0 || cnt[b] == 0 || mid[b, k] == 0) return "-"
+		return sprintf("%.2f", mid[a, k] / mid[b, k])
+	}
+	/^BENCH_RUN/ {
+		delete v
+		for (i = 2; i <= NF; i++) { if ($i ~ /^why=/) break; split($i, kv, "="); v[kv[1]] = kv[2] }
+		vm = v["vmm"]; runs[vm]++
+		if (v["ok"] == 1) {
+			c = ++cnt[vm]
+			val[vm, "marker", c] = v["marker_ms"]; val[vm, "exit", c] = v["exit_ms"]
+			val[vm, "rss", c] = v["maxrss_kb"]; val[vm, "guest", c] = v["guest_kb"]
+			val[vm, "vmm", c] = v["maxrss_kb"] - v["guest_kb"]
+		} else {
+			w = $0; sub(/.* why=/, "", w)
+			fails = fails sprintf("- FAILED: %s run %s: %s\n", vm, v["run"], w)
+		}
+	}
+	END {
+		want["kvmini"] = n; want["qemu-q35"] = n; want["qemu-microvm"] = microvm == "" ? 0 : 1
+		name["kvmini"] = "kvmini"; name["qemu-q35"] = "QEMU q35"; name["qemu-microvm"] = "QEMU microvm"
+		print "| VMM | boots OK | exec to marker, ms | exec to exit, ms | VMM footprint, MiB | peak RSS, MiB | guest RAM touched, MiB |"
+		print "| --- | --- | --- | --- | --- | --- | --- |"
+		split("kvmini qemu-q35 qemu-microvm", order, " ")
+		for (o = 1; o <= 3; o++) {
+			vm = order[o]
+			if (want[vm] == 0) continue
+			if (runs[vm] < want[vm])
+				fails = fails sprintf("- FAILED: %s: %d of %d boots did not run (the batch ended early)\n", vm, want[vm] - runs[vm], want[vm])
+			printf "| %s | %d/%d | %s | %s | %s | %s | %s |\n", name[vm], cnt[vm], want[vm],
+				cell(vm, "marker", 1, "%d"), cell(vm, "exit", 1, "%d"), cell(vm, "vmm", 1024, "%.1f"),
+				cell(vm, "rss", 1024, "%.1f"), cell(vm, "guest", 1024, "%.1f")
+		}
+		for (o = 2; o <= 3; o++) {
+			vm = order[o]
+			if (want[vm] == 0) continue
+			printf "| kvmini / %s (medians) | | %s | %s | %s | %s | %s |\n", name[vm], ratio("kvmini", vm, "marker"),
+				ratio("kvmini", vm, "exit"), ratio("kvmini", vm, "vmm"), ratio("kvmini", vm, "rss"), ratio("kvmini", vm, "guest")
+		}
+		if (fails != "") printf "\n%s", fails
+		exit (cnt["kvmini"] < n ? 3 : 0)
+	}' "$res"
+}
+
+# runs: every boot, for the record.
+runs() {
+	echo "| VMM | run | marker ms | exit ms | status | peak RSS KiB | guest RAM KiB (smaps) | kvmini --stats guest KiB | smaps samples |"
+	echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+	awk '/^BENCH_RUN/ { for (i = 2; i <= NF; i++) { if ($i ~ /^why=/) break; split($i, kv, "="); v[kv[1]] = kv[2] }
+		printf "| %s | %s%s | %s | %s | %s | %s | %s%s | %s | %s |\n", v["vmm"], v["run"], v["ok"] == 1 ? "" : " (failed)",
+			v["marker_ms"], v["exit_ms"], v["status"], v["maxrss_kb"], v["guest_kb"], v["guest_src"] == "smaps" ? "" : " (" v["guest_src"] ")",
+			v["stats_guest_kb"] == -1 ? "-" : v["stats_guest_kb"], v["samples"] }' "$res"
+}
+
+tstatus=0
+tbl=$(table) || tstatus=$?
+[ "$complete" = yes ] || tbl="$tbl"$'\n'"- the batch did not complete (no BENCH_END; see $WORK)"
+kvmini_cmd="kvmini run -k vmlinuz -i initrd -m $MEM -a '$CMDLINE' --stats"
+q35_cmd="qemu-system-x86_64 -accel kvm -M q35 -cpu host -m $MEM -smp 1 -nodefaults -no-user-config -nographic -serial stdio -kernel vmlinuz -initrd initrd -append '$CMDLINE' -no-reboot"
+mv_runs="1 boot (-M $MICROVM)"
+[ -n "$MICROVM" ] || mv_runs="not run (BENCH_MICROVM empty)"
+# The command that reproduces this run: make bench with the knobs that were set.
+exact_cmd="make bench"
+for var in KVMINI_E2E_MODE KVMINI_L1_CPU KVMINI_L1_SMP KVMINI_L1_MEM BENCH_PERIOD_MS BENCH_LIMIT BENCH_MICROVM BENCH_CMDLINE BENCH_MEM; do
+	[ -n "${!var+set}" ] && exact_cmd="$var=$(sq "${!var}") $exact_cmd"
+done
+exact_cmd="BENCH_N=$N $exact_cmd"
+[ "$status" = 0 ] || tbl="$tbl"$'\n'"- the batch ended with status $status"
+summary="- testbed: $testbed
+- guest kernel: $KERNEL_VERSION (Debian cloud kernel); guest initramfs: guest/init/init (busybox), kvmini.test=boot
+- kernel command line (all VMMs): \`$CMDLINE\`
+- guest: $MEM RAM, 1 vCPU; N = $N boots each of kvmini and QEMU q35, alternating; QEMU microvm: $mv_runs
+- kvmini: $kvmini_version; QEMU: $qemu_version
+- date: $date; \`make bench\` wall time: $wall s"
+
+echo
+echo "bench: results ($E2E_MODE mode)"
+printf '%s\n\n%s\n' "$summary" "$tbl"
+
+if [ -n "$DOC" ]; then
+	mkdir -p "$(dirname "$DOC")"
+	{
+		cat <<EOF
+# Benchmarks: kvmini against QEMU
+
+Written by \`make bench\` (\`tests/e2e/bench.sh\`); every run overwrites this file, so it holds the last
+result. Command: \`$exact_cmd\`.
+
+## Last result
+
+$summary
+
+$tbl
+
+Medians, with min–max over the successful boots in brackets; a ratio below 1 means kvmini is faster or
+smaller. The microvm column is a single boot (see below), so its ratios are kvmini's median against one
+sample.
+
+Every boot:
+
+$(runs)
+
+## What runs
+
+\`\`\`
+$kvmini_cmd
+$q35_cmd
+${MICROVM:+${q35_cmd/-M q35/-M $MICROVM}}
+\`\`\`
+
+Each under \`tmark -t $LIMIT -g $MEM_KIB -p $PERIOD KVMINI_INIT_OK -- CMD...\` with stdin \`/dev/null\`.
+The guest's \`/init\` prints \`KVMINI_INIT_OK\` on the console, flushes it and runs \`reboot -f\`; with
+\`reboot=t\` the kernel resets by a triple fault, on which kvmini exits 0 and QEMU (\`-no-reboot\`) exits 0
+too. kvmini and QEMU q35 boot alternately (kvmini, q35, kvmini, q35, ...), so slow phases of the shared
+machine hit both; QEMU microvm boots once, last: repeated microvm boots have crashed L1's kernel in the
+nested testbed. The guest kernel is the bzImage for all three: kvmini loads it itself and enters it in
+64-bit mode; QEMU q35 runs SeaBIOS (\`bios-256k.bin\`) and its \`linuxboot_dma.bin\` option ROM, which load
+the kernel and initrd from fw_cfg; microvm runs qboot (\`bios-microvm.bin\`, the default firmware of
+\`-M microvm\`: no \`-bios\` needed, also with ACPI on, microvm's default). microvm gets \`rtc=on\`: with
+KVM its default leaves the CMOS RTC out, and this kernel's \`rtc_cmos\` driver then spends ~13 s of guest
+time probing it before \`rtc_cmos rtc_cmos: broken or not accessible\` (plain \`-M microvm\` took 20.6 s to
+the marker in the nested testbed, against 13.1 s for q35 and 6.4 s for kvmini in the same L1); kvmini and
+q35 both give the guest an RTC. In the nested testbed all of this runs inside L1
+(\`testbed.sh script\` with \`KVMINI_TESTBED_QEMU=1\`, which adds QEMU, its shared libraries and those
+firmware files to L1's initramfs), the guests being L2.
+
+## How it is measured
+
+- **exec to marker** (ms): \`tmark\` forks, execs the VMM with its stdout on a pipe and timestamps
+  (CLOCK_MONOTONIC) the first console line containing \`KVMINI_INIT_OK\`: VMM start-up, firmware (QEMU),
+  kernel decompression and boot, up to the first line of \`/init\`.
+- **exec to exit** (ms): until \`wait4\` returns: the above plus \`reboot -f\` and VMM tear-down.
+- **peak RSS**: \`ru_maxrss\` of the VMM process from \`wait4\`.
+- **guest RAM touched**: while the VMM runs, \`tmark -g $MEM_KIB\` reads \`/proc/PID/smaps\` every
+  $PERIOD ms and sums the \`Rss\` of the mappings whose \`Size\` is exactly the guest's $MEM ($MEM_KIB KiB);
+  the largest sum (it only grows during a boot) is the figure. For QEMU that mapping is the RAM block
+  (\`pc.ram\` / \`microvm.ram\`, one anonymous mapping of exactly -m); for kvmini it is the read-write part
+  of its guest-memory reservation (\`vmm/gmem.c\`: RAM between PROT_NONE guard pages, so its own mapping of
+  exactly -m). Both VMMs \`madvise(MADV_HUGEPAGE)\` that memory, so both are counted in the same
+  (transparent-huge-page) granules. Each run records how many mappings matched (1 expected) and, for
+  kvmini, its own \`--stats\` figure (\`guest-resident\`, mincore() over guest RAM at exit) as a
+  cross-check. The last sample can be up to $PERIOD ms before exit; the guest touches little memory
+  between its marker and its reset.
+- **VMM footprint** = peak RSS − guest RAM touched: what the VMM process itself costs (code, libraries,
+  heap, its copies of kernel and initrd, device state, thread stacks). QEMU's includes its firmware ROM
+  blocks.
+
+Caveats: in the nested testbed (no usable \`/dev/kvm\` on this machine) the times are those of L2 guests
+under an L1 emulated by TCG, where every VM exit is slow; the ratios matter more than the absolute
+numbers, and a quick console or few exits weigh more than on hardware. The machine is shared with other
+work, so times vary from run to run; the memory figures hardly do.
+EOF
+	} >"$DOC"
+	echo "bench: written to $DOC; make bench took $wall s"
+fi
+
+if [ "$tstatus" != 0 ] || [ "$complete" = no ]; then
+	echo "bench: kvmini did not complete all $N boots" >&2
+	exit 1
+fi
+exit 0
