@@ -123,6 +123,10 @@ static void print_stats(struct vm *vm)
 		(unsigned long long)vm->pio.unclaimed_reads, (unsigned long long)vm->pio.unclaimed_writes);
 	fprintf(stderr, "kvmini: memory: peak-rss=%llu KiB guest-resident=%llu KiB vmm=%llu KiB\n", hwm, guest,
 		hwm > guest ? hwm - guest : 0);
+	if (vm->stats.t_first_run_ns > vm->stats.t_start_ns)
+		fprintf(stderr, "kvmini: time: start to first KVM_RUN %.1f ms, to exit %.1f ms\n",
+			(double)(vm->stats.t_first_run_ns - vm->stats.t_start_ns) / 1e6,
+			(double)(vm_now_ns() - vm->stats.t_start_ns) / 1e6);
 }
 
 static int arm_timer(struct vm *vm, double seconds)
@@ -163,6 +167,7 @@ static int cmd_run(int argc, char **argv)
 	/* Host input first: a bad kernel or initrd is reported the same way with or without /dev/kvm. */
 	if (!vm || !kimg)
 		die("out of memory");
+	vm->stats.t_start_ns = vm_now_ns();
 	kfd = open_input(o.kernel, "kernel", &ksize);
 	/* No guest memory yet: RAM-size checks wait for the load, which reports them the same way. */
 	if (boot_probe(kimg, kfd, ksize, NULL, &why) < 0)

@@ -355,6 +355,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (v->id == 0)
+		vm->stats.t_first_run_ns = vm_now_ns();
 	while (__atomic_load_n(&vm->exit_status, __ATOMIC_ACQUIRE) < 0) {
 		int r = ioctl(v->fd, KVM_RUN, 0);
 

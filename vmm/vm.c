@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/layout.h"
@@ -205,6 +206,14 @@ int vm_add_legacy_devices(struct vm *vm, const char **why)
 		return err;
 	}
 	return 0;
+}
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 void vm_request_exit(struct vm *vm, int status, const char *reason)

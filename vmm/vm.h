@@ -42,6 +42,7 @@ struct vcpu {
 
 struct vm_stats {
 	uint64_t exits_io, exits_mmio, exits_other;
+	uint64_t t_start_ns, t_first_run_ns; /* CLOCK_MONOTONIC: kvmini's main(), vCPU 0's first KVM_RUN */
 };
 
 struct vm {
@@ -84,6 +85,9 @@ void vm_press_power_button(struct vm *vm);
 /* End the VM with `status` (first caller wins); safe from any thread. */
 void vm_request_exit(struct vm *vm, int status, const char *reason);
 void vm_destroy(struct vm *vm);
+
+/* Now, CLOCK_MONOTONIC, in nanoseconds. */
+uint64_t vm_now_ns(void);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id, const char **why);
