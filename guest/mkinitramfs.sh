@@ -1,12 +1,15 @@
 #!/bin/sh
 # mkinitramfs.sh: build a deterministic newc cpio initramfs from busybox-static, an init script, files and kernel modules.
-# usage: guest/mkinitramfs.sh -o OUT [-i INIT] [-f SRC:DEST]... [-k MODDIR -M MOD[,MOD...]] [-z gzip|none] [-B BUSYBOX]
+# usage: guest/mkinitramfs.sh -o OUT [-i INIT] [-f SRC:DEST]... [-k MODDIR -M MOD[,MOD...] [-V]] [-z gzip|none] [-B BUSYBOX]
 #   -o OUT     output file (written atomically)
 #   -i INIT    becomes /init (default guest/init/init)
 #   -f SRC:DEST  copy file SRC to DEST inside the image (directories are created; mode kept)
 #   -k MODDIR  the kernel's lib/modules/VERSION directory; -M names modules to include: they and
 #              their dependencies (read from each .ko's depends= field) go to /lib/modules/, and
 #              /lib/modules/load-order lists them dependencies first, one file name a line.
+#   -V         modprobe layout: the modules go to /lib/modules/VERSION/ (VERSION = MODDIR's name) with
+#              modules.dep and modules.alias from busybox depmod, so the guest can load drivers by the
+#              devices' modalias as udev would; load-order then names VERSION/FILE.
 #   -z         compression (default gzip)
 #   -B         busybox binary (default /bin/busybox, must be static)
 # Needs no root: no device nodes are stored (the init mounts devtmpfs), and owners are set to 0:0
@@ -15,11 +18,11 @@ set -eu
 umask 022
 
 here=$(cd "$(dirname "$0")" && pwd)
-out="" init="$here/init/init" moddir="" mods="" comp=gzip busybox=/bin/busybox
+out="" init="$here/init/init" moddir="" mods="" comp=gzip busybox=/bin/busybox versioned=0
 files=""
 nl='
 '
-while getopts o:i:f:k:M:z:B: opt; do
+while getopts o:i:f:k:M:z:B:V opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	i) init=$OPTARG ;;
@@ -28,6 +31,7 @@ while getopts o:i:f:k:M:z:B: opt; do
 	M) mods="$mods $(printf '%s' "$OPTARG" | tr , ' ')" ;;
 	z) comp=$OPTARG ;;
 	B) busybox=$OPTARG ;;
+	V) versioned=1 ;;
 	*) echo "usage: $0 -o OUT [-i INIT] [-f SRC:DEST]... [-k MODDIR -M MODS] [-z gzip|none]" >&2; exit 2 ;;
 	esac
 done
@@ -87,12 +91,18 @@ add_mod() { # depth-first: dependencies before the module; each module once
 }
 if [ -n "$mods" ]; then
 	for m in $mods; do add_mod "$m"; done
+	sub=""
+	if [ "$versioned" = 1 ]; then
+		sub="$(basename "$moddir")/"
+		mkdir -p "$stage/lib/modules/$sub"
+	fi
 	for m in $order; do
 		f=$(mod_file "$m")
-		base=$(printf '%s' "$m" | tr _ -).ko
-		mod_cat "$f" >"$stage/lib/modules/$base"
-		echo "$base" >>"$stage/lib/modules/load-order"
+		base=$(basename "$f" | sed 's/\.ko\..*$/.ko/') # the file's own name, without .xz/.zst
+		mod_cat "$f" >"$stage/lib/modules/$sub$base"
+		echo "$sub$base" >>"$stage/lib/modules/load-order"
 	done
+	[ -z "$sub" ] || "$busybox" depmod -b "$stage" "${sub%/}"
 fi
 
 # Deterministic archive: fixed mtimes, sorted names, owners 0:0, no gzip timestamp.

@@ -93,10 +93,11 @@ fetch_kernel() {
 	export KERNEL KERNEL_VERSION KERNEL_MODDIR
 }
 
-# build_guest_initrd OUT: the L2 test initramfs (guest/init/init) with the modules the acpid case loads
-# (the Debian cloud kernel builds the ACPI button driver and evdev as modules). Needs fetch_kernel first.
+# build_guest_initrd OUT: the L2 test initramfs (guest/init/init) with the modules the cases load: the ACPI
+# button and evdev (acpid case), virtio-mmio and virtio-blk (disk cases). The Debian cloud kernel builds them
+# as modules; -V lets the guest load them by modalias, as udev would. Needs fetch_kernel first.
 build_guest_initrd() {
-	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$1" -k "$KERNEL_MODDIR" -M button,evdev
+	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$1" -k "$KERNEL_MODDIR" -M button,evdev,virtio_mmio,virtio_blk -V
 }
 
 # extract_vmlinux OUT: the ELF vmlinux inside $KERNEL (for the PVH case), redone only when KERNEL is newer.
