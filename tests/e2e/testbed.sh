@@ -75,8 +75,18 @@ if [ "$cmd" != probe ]; then
 		files+=(-f "$(readlink -f "$lib"):$lib")
 	done < <(ldd "$KVMINI" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
 fi
+# Host-side checkers of the disk cases (e2fsprogs), with their libraries.
+for tool in e2fsck debugfs; do
+	bin=$(command -v "$tool" || true)
+	[ -n "$bin" ] || continue
+	files+=(-f "$(readlink -f "$bin"):/usr/sbin/$tool")
+	while read -r lib; do
+		files+=(-f "$(readlink -f "$lib"):$lib")
+	done < <(ldd "$bin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
+done
 # Opt-in (tests/e2e/bench.sh): QEMU as a second L2 VMM, at /usr/bin so that it finds its firmware in
-# /usr/share/{qemu,seabios}, with its libraries and the firmware that -M q35/microvm -kernel load.
+# /usr/share/{qemu,seabios}, with its libraries and the firmware that -M q35/microvm -kernel load
+# (pvh.bin: the option ROM that boots an ELF vmlinux through its PVH entry, -kernel vmlinux).
 if [ "${KVMINI_TESTBED_QEMU:-0}" = 1 ]; then
 	qemu_bin=$(command -v qemu-system-x86_64)
 	files+=(-f "$(readlink -f "$qemu_bin"):/usr/bin/qemu-system-x86_64")
@@ -84,7 +94,7 @@ if [ "${KVMINI_TESTBED_QEMU:-0}" = 1 ]; then
 		files+=(-f "$(readlink -f "$lib"):$lib")
 	done < <(ldd "$qemu_bin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
 	for fw in /usr/share/seabios/bios-256k.bin /usr/share/qemu/bios-microvm.bin /usr/share/qemu/kvmvapic.bin \
-		/usr/share/qemu/linuxboot_dma.bin; do
+		/usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/pvh.bin; do
 		files+=(-f "$(readlink -f "$fw"):$fw")
 	done
 fi
