@@ -168,17 +168,19 @@ static int vcpu_set_msrs(struct vcpu *v)
 	    {MSR_IA32_MISC_ENABLE, 1},		 /* fast string operations on, as firmware leaves it */
 	    {MSR_MTRR_DEF_TYPE, (1u << 11) | 6}, /* MTRRs on, default write-back: RAM is cacheable */
 	};
-	struct {
+	enum { N = sizeof(boot) / sizeof(boot[0]) };
+	/* struct kvm_msrs ends in a flexible array: room for N entries after it, suitably aligned. */
+	union {
 		struct kvm_msrs h;
-		struct kvm_msr_entry e[sizeof(boot) / sizeof(boot[0])];
+		uint8_t bytes[sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)];
 	} m;
-	unsigned n = sizeof(boot) / sizeof(boot[0]);
+	unsigned n = N;
 
 	memset(&m, 0, sizeof(m));
 	m.h.nmsrs = n;
 	for (unsigned i = 0; i < n; i++) {
-		m.e[i].index = boot[i].index;
-		m.e[i].data = boot[i].data;
+		m.h.entries[i].index = boot[i].index;
+		m.h.entries[i].data = boot[i].data;
 	}
 	int r = ioctl(v->fd, KVM_SET_MSRS, &m);
 
