@@ -44,9 +44,15 @@ int boot_probe(struct kernel_image *k, int kfd, uint64_t ksize, const struct gme
  * without ACPI. Both live in the BIOS area, which the E820 map reports as reserved. */
 static int boot_firmware(struct vm *vm, const char **why)
 {
-	struct acpi_config ac = {.ncpus = vm->ncpus};
+	struct acpi_mmio_dev virtio[GUEST_VIRTIO_MAX];
+	struct acpi_config ac = {.ncpus = vm->ncpus, .virtio = virtio, .nvirtio = vm->nvirtio};
 	uint8_t *p = gmem_ptr(&vm->mem, GUEST_ACPI_ADDR, GUEST_ACPI_SIZE);
 	int n;
+
+	/* Each virtio-mmio slot becomes a DSDT device LNRO0005, so virtio_mmio.ko finds it with no command line. */
+	for (unsigned i = 0; i < vm->nvirtio; i++)
+		virtio[i] = (struct acpi_mmio_dev){
+		    .base = vm->virtio[i].base, .size = VIRTIO_MMIO_SIZE, .gsi = vm->virtio[i].irq.gsi, .edge = true};
 
 	if (!p || (n = acpi_build(p, GUEST_ACPI_SIZE, GUEST_ACPI_ADDR, &ac)) < 0) {
 		*why = "cannot build the ACPI tables";

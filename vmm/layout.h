@@ -17,8 +17,9 @@
  *   0x000f_0000  0x000f_ffff     MP table (floating pointer, then the configuration table)
  *   0x0010_0000  ...           the protected-mode kernel (loaded at 1 MiB), then free RAM; the initrd sits at the top
  *                              of RAM below 3 GiB (and below the kernel's initrd_addr_max)
- *   0xc000_0000  0xffff_ffff   32-bit MMIO hole: no RAM; IOAPIC 0xfec0_0000, LAPIC 0xfee0_0000, KVM's TSS and
- *                              identity-map pages just below 4 GiB
+ *   0xc000_0000  0xffff_ffff   32-bit MMIO hole: no RAM; virtio-mmio windows from 0xd000_0000 (4 KiB each),
+ *                              IOAPIC 0xfec0_0000, LAPIC 0xfee0_0000, KVM's TSS and identity-map pages just
+ *                              below 4 GiB
  *   0x1_0000_0000 ...          RAM beyond 3 GiB continues here (guests of more than 3 GiB)
  */
 #define GUEST_GDT_ADDR	    0x500ULL
@@ -38,6 +39,8 @@
 #define GUEST_KERNEL_ADDR   GUEST_HIMEM_START
 #define GUEST_MMIO_HOLE	    0xc0000000ULL /* 3 GiB */
 #define GUEST_MMIO_HOLE_END 0x100000000ULL
+#define GUEST_VIRTIO_BASE   0xd0000000ULL /* device i's registers at GUEST_VIRTIO_BASE + i * 0x1000 */
+#define GUEST_VIRTIO_MAX    8
 #define GUEST_IOAPIC_ADDR   0xfec00000ULL
 #define GUEST_LAPIC_ADDR    0xfee00000ULL
 #define GUEST_KVM_IDMAP	    0xfffbc000ULL /* one page KVM needs for real mode on Intel (KVM_SET_IDENTITY_MAP_ADDR) */
@@ -62,8 +65,9 @@
 /* The PIC (0x20, 0xa0), PIT (0x40-0x43) and ELCR (0x4d0) are emulated inside KVM: kvmini never sees them. */
 
 /* Interrupt lines (GSIs of the in-kernel IOAPIC, same numbers on the PIC). */
-#define IRQ_COM1 4
-#define IRQ_GED	 5 /* ACPI Generic Event Device (edge): its _EVT notifies the power button (SIGTERM to kvmini) */
-#define IRQ_SCI	 9 /* ACPI SCI, named in the FADT; a hardware-reduced machine never raises it */
+#define IRQ_COM1   4
+#define IRQ_GED	   5  /* ACPI Generic Event Device (edge): its _EVT notifies the power button (SIGTERM to kvmini) */
+#define IRQ_SCI	   9  /* ACPI SCI, named in the FADT; a hardware-reduced machine never raises it */
+#define IRQ_VIRTIO 16 /* virtio-mmio device i raises GSI 16 + i (edge), up to 23: IOAPIC pins, no ISA sharing */
 
 #endif

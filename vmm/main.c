@@ -145,6 +145,41 @@ static int arm_timer(struct vm *vm, double seconds)
 	return evloop_add(&vm->loop, fd, EPOLLIN, on_timeout, vm);
 }
 
+/* Each opened disk gets a virtio-mmio slot: interrupt, window, queue kick (layout.h), in -d order. */
+static int attach_disks(struct vm *vm, const char **why)
+{
+	static const char *const names[GUEST_VIRTIO_MAX] = {"vda", "vdb", "vdc", "vdd", "vde", "vdf", "vdg", "vdh"};
+	int err = 0;
+
+	for (unsigned i = 0; i < vm->ndisks; i++) {
+		struct irq_line *irq = vm_virtio_next_irq(vm, &err);
+		struct vm_virtio *slot;
+
+		if (!irq) {
+			*why = "cannot wire a disk's interrupt";
+			return err;
+		}
+		virtio_blk_attach(vm->disk[i], irq, &vm->mem);
+		if (!(slot = vm_virtio_add(vm, &vm->disk[i]->t, names[i], &err, why)))
+			return err;
+		vm->disk[i]->kick_fd = slot->kick[0].fd;
+	}
+	return 0;
+}
+
+/* Flush and close every disk: what the guest wrote reaches the image even if it never flushed. */
+static void close_disks(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndisks; i++) {
+		if (virtio_blk_close(vm->disk[i]) < 0)
+			fprintf(stderr, "kvmini: disk vd%c: the final flush failed: writes may not be on disk\n",
+				'a' + i);
+		free(vm->disk[i]);
+		vm->disk[i] = NULL;
+	}
+	vm->ndisks = 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct vm *vm = calloc(1, sizeof(*vm)); /* sized for 64 vCPUs: keep it off the stack */
@@ -178,16 +213,29 @@ static int cmd_run(int argc, char **argv)
 			die("initrd %s: %llu MiB does not fit in %llu MiB of guest memory (raise -m)", o.initrd,
 			    (unsigned long long)(isize >> 20), (unsigned long long)(o.mem >> 20));
 	}
+	for (unsigned i = 0; i < o.ndisks; i++) {
+		struct virtio_blk_opts bo;
+		char e[160];
+
+		if (!(vm->disk[i] = calloc(1, sizeof(*vm->disk[i]))))
+			die("out of memory");
+		if (virtio_blk_parse(o.disks[i], &bo, e, sizeof(e)) < 0) /* opts_parse checked it already */
+			die("bad --disk '%s': %s", o.disks[i], e);
+		if ((r = virtio_blk_open(vm->disk[i], &bo, &why)) < 0)
+			die("disk %s %s", bo.path, why);
+		vm->ndisks++;
+		if (vm->disk[i]->tail)
+			fprintf(
+			    stderr,
+			    "kvmini: warning: disk %s: size is not a multiple of 512; the last %u bytes are hidden\n",
+			    bo.path, vm->disk[i]->tail);
+	}
 	if (strlen(o.cmdline) > kimg->cmdline_max)
 		die("kernel command line is %zu bytes; this kernel accepts at most %u", strlen(o.cmdline),
 		    kimg->cmdline_max);
 
-	vm->kvm_fd = vm->vm_fd = -1;
-	vm->com1_irq.fd = vm->ged_irq.fd = -1;
-	vm->exit_status = -1;
+	vm_init(vm);
 	vm->ncpus = o.cpus;
-	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
-		vm->vcpus[i].fd = -1;
 	if ((r = vm_open_kvm(vm, &why)) < 0) {
 		if (r == -ENOTSUP && strncmp(why, "KVM_CAP", 7) == 0)
 			die("KVM lacks %s", why);
@@ -200,6 +248,8 @@ static int cmd_run(int argc, char **argv)
 	if ((r = console_init(&vm->con, &vm->loop, o.console, o.console_path, on_quit, vm, &why)) < 0)
 		die("console %s: %s: %s", o.console_path ? o.console_path : "", why, strerror(-r));
 	if ((r = vm_add_legacy_devices(vm, &why)) < 0)
+		die("%s: %s", why, strerror(-r));
+	if ((r = attach_disks(vm, &why)) < 0)
 		die("%s: %s", why, strerror(-r));
 	if ((r = boot_load(vm, kimg, kfd, ifd, isize, o.cmdline, &why)) < 0)
 		die("%s", why);
@@ -238,6 +288,7 @@ static int cmd_run(int argc, char **argv)
 	r = evloop_run(&vm->loop);
 	vcpus_stop(vm);
 	coalesce_drain(&vm->coal, &vm->pio, &vm->mmio); /* the guest's last console bytes */
+	close_disks(vm);
 	console_finish(&vm->con, 2000);
 	fatal_vm = NULL;
 	if (r < 0 && vm->exit_status < 0)
@@ -264,6 +315,8 @@ int main(int argc, char **argv)
 
 	/* A closed stdout pipe must not kill the VMM: writes then fail with EPIPE and output is dropped. */
 	signal(SIGPIPE, SIG_IGN);
+	/* A disk image past RLIMIT_FSIZE: the write fails with EFBIG (an I/O error for the guest), no signal. */
+	signal(SIGXFSZ, SIG_IGN);
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		signal(fatal[i], on_fatal_signal);
 	if (argc < 2)

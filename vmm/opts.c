@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/virtio_blk.h"
 #include "vmm/layout.h"
 
 const char opts_usage[] =
@@ -24,6 +25,10 @@ const char opts_usage[] =
     "                          (default: \"" OPTS_DEFAULT_CMDLINE "\")\n"
     "  -m, --memory SIZE       guest RAM, with a K, M or G suffix; a bare number is MiB (default 512M)\n"
     "  -c, --cpus N            virtual CPUs, 1 to 64 (default 1)\n"
+    "  -d, --disk PATH[,ro][,snapshot][,serial=ID]\n"
+    "                          a raw disk image as a virtio-blk disk (vda, vdb, ... in order; up to 8).\n"
+    "                          ro: read-only; snapshot: writes go to a private overlay, the image never\n"
+    "                          changes; serial: the ID the guest reads (20 bytes at most)\n"
     "      --console KIND      where the guest's serial console goes: stdio (default), file:PATH, none\n"
     "      --timeout SECONDS   stop the guest after this long and exit with 124\n"
     "      --stats             at exit, print VM exit counts and memory use to stderr\n"
@@ -122,6 +127,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	    {"append", required_argument, NULL, 'a'},
 	    {"memory", required_argument, NULL, 'm'},
 	    {"cpus", required_argument, NULL, 'c'},
+	    {"disk", required_argument, NULL, 'd'},
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"stats", no_argument, NULL, OPT_STATS},
@@ -134,7 +140,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	    .mem = OPTS_DEFAULT_MEM, .cmdline = OPTS_DEFAULT_CMDLINE, .cpus = 1, .console = CONSOLE_STDIO};
 	optind = 0; /* GNU getopt: 0 re-initialises, so opts_parse can run more than once (tests) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:i:a:m:c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:i:a:m:c:d:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->kernel = optarg;
@@ -167,6 +173,21 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			o->cpus = (unsigned)n;
+			break;
+		}
+		case 'd': {
+			struct virtio_blk_opts bo;
+			char why[160];
+
+			if (o->ndisks == OPTS_MAX_DISKS) {
+				snprintf(err, errlen, "too many disks (at most %d)", OPTS_MAX_DISKS);
+				return -EINVAL;
+			}
+			if (virtio_blk_parse(optarg, &bo, why, sizeof(why)) < 0) {
+				snprintf(err, errlen, "%s", why);
+				return -EINVAL;
+			}
+			o->disks[o->ndisks++] = optarg;
 			break;
 		}
 		case OPT_CONSOLE:

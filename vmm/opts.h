@@ -10,12 +10,15 @@
 
 #define OPTS_DEFAULT_MEM     (512ULL << 20)
 #define OPTS_MAX_CPUS	     64
+#define OPTS_MAX_DISKS	     8 /* = GUEST_VIRTIO_MAX: every virtio device takes a slot */
 #define OPTS_DEFAULT_CMDLINE "console=ttyS0 reboot=k"
 
 struct opts {
 	const char *kernel, *initrd, *cmdline;
 	uint64_t mem;
-	unsigned cpus; /* 1..OPTS_MAX_CPUS */
+	unsigned cpus;			   /* 1..OPTS_MAX_CPUS */
+	const char *disks[OPTS_MAX_DISKS]; /* -d specs, checked with virtio_blk_parse: vda, vdb, ... in order */
+	unsigned ndisks;
 	enum console_kind console;
 	const char *console_path;
 	double timeout; /* seconds; 0 = none */

@@ -208,6 +208,20 @@ int vm_add_legacy_devices(struct vm *vm, const char **why)
 	return 0;
 }
 
+void vm_init(struct vm *vm)
+{
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->com1_irq.fd = vm->ged_irq.fd = -1;
+	vm->exit_status = -1;
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < GUEST_VIRTIO_MAX; i++) {
+		vm->virtio[i].irq.fd = -1;
+		for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
+			vm->virtio[i].kick[q].fd = -1;
+	}
+}
+
 uint64_t vm_now_ns(void)
 {
 	struct timespec ts;
@@ -240,6 +254,7 @@ void vm_destroy(struct vm *vm)
 	}
 	if (vm->ged_irq.fd >= 0)
 		close(vm->ged_irq.fd);
+	vm_virtio_destroy(vm);
 	coalesce_destroy(&vm->coal);
 	gmem_destroy(&vm->mem);
 	free(vm->cpuid);

@@ -11,6 +11,7 @@
 #include "devices/cmos.h"
 #include "devices/i8042.h"
 #include "devices/uart16550.h"
+#include "devices/virtio_blk.h"
 #include "vmm/bus.h"
 #include "vmm/coalesce.h"
 #include "vmm/bzimage.h"
@@ -18,6 +19,8 @@
 #include "vmm/evloop.h"
 #include "vmm/gmem.h"
 #include "vmm/irq.h"
+#include "vmm/layout.h"
+#include "vmm/virtio.h"
 
 #define VM_MAX_VCPUS 64
 
@@ -64,12 +67,18 @@ struct vm {
 	struct irq_line ged_irq;
 	struct acpi_pm pm;
 	struct coalesce coal; /* COM1's THR writes batched through KVM's ring */
+	struct vm_virtio virtio[GUEST_VIRTIO_MAX];
+	unsigned nvirtio;
+	struct virtio_blk *disk[GUEST_VIRTIO_MAX]; /* vda, vdb, ... */
+	unsigned ndisks;
 	/* ending */
 	int exit_status; /* -1 while running; the first vm_request_exit wins */
 	const char *exit_reason;
 	struct vm_stats stats;
 };
 
+/* Every fd field to -1 and the exit status to "running": call first, on a zeroed struct vm. */
+void vm_init(struct vm *vm);
 /* Open /dev/kvm and check every capability kvmini needs. 0 or -errno with *why set. */
 int vm_open_kvm(struct vm *vm, const char **why);
 /* Create the VM: irqchip (PIC + IOAPIC + LAPIC), PIT, TSS and identity-map pages, guest RAM slots. */

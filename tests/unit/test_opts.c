@@ -440,6 +440,34 @@ static void test_cpus(void **state)
 	expect_err(PARSE(&o, err, "-k", "k", "-c"), err, "-c");
 }
 
+static void test_disks(void **state)
+{
+	struct opts o;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "-k", "k"), 0);
+	assert_int_equal(o.ndisks, 0);
+	assert_int_equal(
+	    PARSE(&o, err, "-k", "k", "-d", "a.img", "--disk", "b.img,ro,serial=xyz", "-d", "c.img,snapshot"), 0);
+	assert_int_equal(o.ndisks, 3);
+	assert_string_equal(o.disks[0], "a.img");
+	assert_string_equal(o.disks[1], "b.img,ro,serial=xyz");
+	assert_string_equal(o.disks[2], "c.img,snapshot");
+	expect_err(PARSE(&o, err, "-k", "k", "-d", "a.img,bogus"), err, "bogus");
+	expect_err(PARSE(&o, err, "-k", "k", "-d", ""), err, NULL);
+	expect_err(PARSE(&o, err, "-k", "k", "-d", "a.img,serial=123456789012345678901"), err, NULL);
+	expect_err(PARSE(&o, err, "-k", "k", "-d", "a,ro,snapshot"), err, NULL);
+	/* Eight disks fit (vda..vdh); a ninth is refused. */
+	assert_int_equal(PARSE(&o, err, "-k", "k", "-d", "1", "-d", "2", "-d", "3", "-d", "4", "-d", "5", "-d", "6",
+			       "-d", "7", "-d", "8"),
+			 0);
+	assert_int_equal(o.ndisks, 8);
+	expect_err(PARSE(&o, err, "-k", "k", "-d", "1", "-d", "2", "-d", "3", "-d", "4", "-d", "5", "-d", "6", "-d",
+			 "7", "-d", "8", "-d", "9"),
+		   err, "too many disks");
+}
+
 static void test_small_err_buffer(void **state)
 {
 	struct opts o;
@@ -473,6 +501,7 @@ int main(void)
 	    cmocka_unit_test(test_repeated_calls),
 	    cmocka_unit_test(test_small_err_buffer),
 	    cmocka_unit_test(test_cpus),
+	    cmocka_unit_test(test_disks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
