@@ -74,7 +74,8 @@ $(B)/acpi-dump: tests/unit/acpi-dump.c $(B)/san/firmware/acpi.o $(B)/san/firmwar
 e2e: $(B)/kvmini guests
 	tests/e2e/run.sh
 
-test: check e2e
+# make test also fuzzes every target for 30 s (make fuzz-smoke) before the e2e cases.
+test: check fuzz-smoke e2e
 
 # Boot time and memory footprint of kvmini against QEMU q35/microvm (BENCH_N boots, default 5): docs/benchmarks.md.
 .PHONY: bench

@@ -18,7 +18,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -473,6 +473,191 @@ case_pvh() {
 	else
 		pass pvh "ELF vmlinux via PVH: marker $(key "$d/rep" marker_ms) ms"
 	fi
+}
+
+# ---- virtio-blk ----
+
+# expect_pattern IMG TAG: IMG holds, at 1 MiB, the 1 MiB the guest's pattern_to writes (guest/init/init).
+expect_pattern() {
+	yes "KVMINI-BLK-PATTERN-$2-0123456789abcdef" | head -c 1048576 >"$IN/pattern.$2"
+	dd if="$1" bs=65536 skip=16 count=16 2>/dev/null | cmp -s - "$IN/pattern.$2"
+}
+
+# blk_boot NAME TEST ARGS...: boot the disk test TEST (guest/init/init) with kvmini ARGS; poweroff ends it.
+blk_boot() {
+	name=$1 t=$2
+	shift 2
+	d=$(newdir "$name")
+	"$TMARK" -t "$(limit 25)" -r "$d/rep" '' -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" "$@" --stats \
+		-a "$BASE_CMDLINE quiet kvmini.test=$t kvmini.end=poweroff" </dev/null >"$d/out" 2>"$d/err"
+}
+# blk_failed NAME: FAIL (and return 0) when the boot did not end well or the guest reported an error.
+blk_failed() {
+	if [ "$(key "$d/rep" status)" != 0 ]; then
+		fail "$1" "$(why_boot "$d")" "$d/out" "$d/err"
+	elif grep -aq KVMINI_INIT_ERROR "$d/out"; then
+		fail "$1" "guest: $(grep -a -m1 KVMINI_INIT_ERROR "$d/out" | tr -d '\r' | cut -c1-100)" "$d/out" "$d/err"
+	else
+		return 1
+	fi
+}
+
+case_disk_missing() { setup_error disk-missing -k "$KERNEL" -d "$IN/no-such-disk" --timeout 10; }
+
+# A writable image is locked (OFD lock): a second kvmini on it gives 125 and one line.
+case_disk_locked() {
+	img=$IN/locked.img
+	rm -f "$img" && truncate -s 16M "$img"
+	d=$(newdir disk-locked)
+	"$KVMINI" run -k "$KERNEL" -i "$INITRD" -d "$img" --timeout "$(limit 30)" \
+		-a "$BASE_CMDLINE quiet kvmini.test=hang" </dev/null >"$d/out1" 2>"$d/err1" &
+	pid=$!
+	wait_line "$d/out1" KVMINI_INIT_OK $pid "$(limit 20)"
+	"$KVMINI" run -k "$KERNEL" -i "$INITRD" -d "$img" --timeout 10 </dev/null >"$d/out" 2>"$d/err"
+	st=$?
+	kill -KILL $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	if [ "$st" != 125 ] || [ "$(lines "$d/err")" != 1 ] || ! grep -q locked "$d/err"; then
+		fail disk-locked "second kvmini on a locked image: status $st, want 125 with one 'locked' line" "$d/err"
+	else
+		pass disk-locked "$(first_line "$d/err")"
+	fi
+	rm -f "$img"
+}
+
+case_blk_write() {
+	img=$IN/write.img
+	rm -f "$img" && truncate -s 64M "$img"
+	blk_boot blk-write blk-write -d "$img"
+	if blk_failed blk-write; then
+		:
+	elif ! grep -aq 'KVMINI_VDA_SECTORS=131072' "$d/out"; then
+		fail blk-write "the guest's /dev/vda is not 131072 sectors (64 MiB)" "$d/out"
+	elif ! grep -aq 'KVMINI_READBACK_OK /dev/vda' "$d/out"; then
+		fail blk-write "the guest could not read back its pattern" "$d/out" "$d/err"
+	elif ! expect_pattern "$img" VDA; then
+		fail blk-write "the image does not hold the guest's pattern after poweroff" "$d/err"
+	elif [ "$(stat -c %s "$img")" != 67108864 ]; then
+		fail blk-write "the image's size changed"
+	else
+		pass blk-write "64 MiB vda, 1 MiB pattern in the image, exit $(key "$d/rep" exit_ms) ms"
+	fi
+	rm -f "$img"
+}
+
+# mke2fs, mount, write, umount in the guest; e2fsck on the host finds the file system clean.
+case_blk_fs() {
+	img=$IN/fs.img
+	rm -f "$img" && truncate -s 64M "$img"
+	blk_boot blk-fs blk-fs -d "$img"
+	if blk_failed blk-fs; then
+		:
+	elif ! grep -aq KVMINI_FS_OK "$d/out"; then
+		fail blk-fs "the guest did not finish mke2fs, mount, write, umount" "$d/out" "$d/err"
+	elif ! e2fsck -fn "$img" >"$d/fsck" 2>&1; then
+		fail blk-fs "e2fsck -fn on the image is not clean" "$d/fsck"
+	elif [ "$(debugfs -R 'cat /hello.txt' "$img" 2>/dev/null)" != "hello from the kvmini guest" ]; then
+		fail blk-fs "hello.txt in the image does not hold what the guest wrote"
+	else
+		pass blk-fs "ext2 made, written and unmounted in the guest; e2fsck clean; hello.txt intact"
+	fi
+	rm -f "$img"
+}
+
+# ,ro: the guest sees a read-only disk, its writes fail; the file's bytes and mtime do not change.
+case_blk_ro() {
+	img=$IN/ro.img
+	rm -f "$img" && yes ro-image-content | head -c 16777216 >"$img"
+	touch -d @1000000000 "$img"
+	sum=$(md5sum <"$img")
+	blk_boot blk-ro blk-ro -d "$img,ro"
+	if blk_failed blk-ro; then
+		:
+	elif ! grep -aq 'KVMINI_VDA_RO=1' "$d/out"; then
+		fail blk-ro "the guest does not see vda as read-only" "$d/out"
+	elif ! grep -aq 'KVMINI_RO_WRITE=failed' "$d/out"; then
+		fail blk-ro "a write to the read-only disk did not fail in the guest" "$d/out"
+	elif [ -z "$sum" ] || [ "$(md5sum <"$img")" != "$sum" ] || [ "$(stat -c %Y "$img")" != 1000000000 ]; then
+		fail blk-ro "the read-only image's bytes or mtime changed"
+	else
+		pass blk-ro "read-only in the guest, writes fail, image bytes and mtime unchanged"
+	fi
+	rm -f "$img"
+}
+
+# ,snapshot: the guest reads back its own writes; the image does not change.
+case_blk_snapshot() {
+	img=$IN/snap.img
+	rm -f "$img" && yes snapshot-base | head -c 16777216 >"$img"
+	sum=$(md5sum <"$img")
+	blk_boot blk-snapshot blk-write -d "$img,snapshot"
+	if blk_failed blk-snapshot; then
+		:
+	elif ! grep -aq 'KVMINI_READBACK_OK /dev/vda' "$d/out"; then
+		fail blk-snapshot "the guest did not read back its own writes" "$d/out" "$d/err"
+	elif [ -z "$sum" ] || [ "$(md5sum <"$img")" != "$sum" ]; then
+		fail blk-snapshot "the image changed under snapshot"
+	else
+		pass blk-snapshot "guest saw its writes; image unchanged"
+	fi
+	rm -f "$img"
+}
+
+# Durability: the guest writes with fsync and says so; kvmini dies by SIGKILL; the data is in the file.
+case_blk_durable() {
+	img=$IN/durable.img
+	rm -f "$img" && truncate -s 16M "$img"
+	d=$(newdir blk-durable)
+	"$KVMINI" run -k "$KERNEL" -i "$INITRD" -d "$img" --timeout "$(limit 30)" \
+		-a "$BASE_CMDLINE quiet kvmini.test=blk-sync-hang" </dev/null >"$d/out" 2>"$d/err" &
+	pid=$!
+	if ! wait_line "$d/out" KVMINI_SYNCED $pid "$(limit 25)"; then
+		kill -KILL $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		fail blk-durable "the guest never printed KVMINI_SYNCED" "$d/out" "$d/err"
+	else
+		kill -KILL $pid
+		wait $pid 2>/dev/null
+		if expect_pattern "$img" VDA; then
+			pass blk-durable "data fsynced by the guest survives SIGKILL of kvmini"
+		else
+			fail blk-durable "after SIGKILL the image lacks what the guest fsynced" "$d/out"
+		fi
+	fi
+	rm -f "$img"
+}
+
+case_blk_two() {
+	a=$IN/two-a.img b=$IN/two-b.img
+	rm -f "$a" "$b" && truncate -s 16M "$a" && truncate -s 32M "$b"
+	blk_boot blk-two blk-two -d "$a" -d "$b,serial=second-disk"
+	if blk_failed blk-two; then
+		:
+	elif ! expect_pattern "$a" VDA || ! expect_pattern "$b" VDB; then
+		fail blk-two "each image must hold its own disk's pattern" "$d/out"
+	else
+		pass blk-two "vda and vdb written independently"
+	fi
+	rm -f "$a" "$b"
+}
+
+# Discard punches holes: the image's allocated blocks go down, its size stays.
+case_blk_discard() {
+	img=$IN/discard.img
+	rm -f "$img" && yes discard-me | head -c 16777216 >"$img"
+	before=$(stat -c %b "$img")
+	blk_boot blk-discard blk-discard -d "$img"
+	after=$(stat -c %b "$img")
+	if blk_failed blk-discard; then
+		:
+	elif ! grep -aq KVMINI_DISCARD_OK "$d/out"; then
+		fail blk-discard "blkdiscard failed in the guest" "$d/out" "$d/err"
+	elif [ "$after" -ge "$before" ] || [ "$(stat -c %s "$img")" != 16777216 ]; then
+		fail blk-discard "allocated blocks $before -> $after, size $(stat -c %s "$img"): want fewer blocks, same size"
+	else
+		pass blk-discard "allocated 512-byte blocks $before -> $after, size unchanged"
+	fi
+	rm -f "$img"
 }
 
 boottime() {
