@@ -156,9 +156,11 @@ while :; do
 	# ttyS0 (console, kernel messages) and ttyS1 (batch results) go to separate files.
 	# panic=-1 + -no-reboot: a dead L1 ends QEMU at once; oops=panic, softlockup_panic=1: an oops or
 	# a soft lockup (seen with kvm_amd vgif=0 vls=0) is a death too, not a wait for the hard limit.
+	# watchdog_thresh=60 (soft lockup after 120 s, not 20): on a loaded host (fuzzers, a second QEMU)
+	# a TCG vCPU of L1 was starved for 26 s inside KVM_RUN, a false death that cost a whole retry.
 	timeout -s KILL "$HARD" qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu "$L1_CPU" \
 		-smp "$L1_SMP" -m "$L1_MEM" -kernel "$KERNEL" -initrd "$l1_initrd" \
-		-append "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 mitigations=off loglevel=6 kvmini.crash=$crash ${KVMINI_L1_APPEND:-}" \
+		-append "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 watchdog_thresh=60 mitigations=off loglevel=6 kvmini.crash=$crash ${KVMINI_L1_APPEND:-}" \
 		-display none -vga none -monitor none -serial "file:$console" -serial "file:$results" \
 		-nic none -no-reboot </dev/null >"$WORK/qemu.$try.log" 2>&1 &
 	qpid=$!
