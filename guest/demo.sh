@@ -29,8 +29,8 @@ if [ "$E2E_MODE" = host ]; then
 	[ -n "${KVMINI_MEM:-}" ] && mem=(-m "$KVMINI_MEM")
 	if [ "$what" = demo ]; then
 		# The demo reboots by itself; the timeout only bounds a broken run.
-		exec "$KVMINI" run -k "$KERNEL" -i "$initrd" "${mem[@]}" --timeout 120 \
-			-a "console=ttyS0 reboot=k panic=-1 kvmini.test=demo"
+		exec "$KVMINI" run -k "$KERNEL" -i "$initrd" "${mem[@]}" -c 2 --timeout 120 \
+			-a "console=ttyS0 reboot=k panic=-1 kvmini.test=demo kvmini.end=poweroff"
 	fi
 	echo "demo: type 'exit' (or Ctrl-D) in the guest shell to reboot it and end kvmini" >&2
 	exec "$KVMINI" run -k "$KERNEL" -i "$initrd" "${mem[@]}" \

@@ -59,8 +59,8 @@ script)
 	/e2e/tmark -t "$TESTBED_LIMIT" '' -- /bin/sh /e2e/user.sh >&4 2>&4
 	;;
 demo)
-	/e2e/tmark -t "$TESTBED_LIMIT" KVMINI_DEMO_DONE -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
-		-a "console=ttyS0 reboot=k panic=-1 kvmini.test=demo" >&4 2>&4
+	/e2e/tmark -t "$TESTBED_LIMIT" KVMINI_DEMO_DONE -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" -c 2 \
+		-a "console=ttyS0 reboot=k panic=-1 kvmini.test=demo kvmini.end=poweroff" >&4 2>&4
 	;;
 *)
 	# shellcheck disable=SC2086 # the command is words
