@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "firmware/aml.h"
+#include "firmware/le.h"
 #include "vmm/layout.h"
 
 #define OEM_TABLE_ID "KVMINI  "
@@ -65,45 +66,23 @@
 #define DSDT_MAX_RT 64 /* bytes of one _CRS resource template */
 #define FOUR_GIB    (1ULL << 32)
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* Store the byte that makes p[0..n) sum to zero (mod 256) at p[at]. */
 static void set_checksum(uint8_t *p, size_t n, size_t at)
 {
-	uint8_t sum = 0;
-
 	p[at] = 0;
-	for (size_t i = 0; i < n; i++)
-		sum = (uint8_t)(sum + p[i]);
-	p[at] = (uint8_t)-sum;
+	p[at] = le_checksum(p, n);
 }
 
 static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
 	memcpy(t, sig, 4);
-	put32(t + HDR_LENGTH, len);
+	le_put32(t + HDR_LENGTH, len);
 	t[8] = rev;
 	memcpy(t + 10, ACPI_OEM_ID, 6);
 	memcpy(t + 16, OEM_TABLE_ID, 8);
-	put32(t + 24, OEM_REVISION);
+	le_put32(t + 24, OEM_REVISION);
 	memcpy(t + 28, CREATOR_ID, 4);
-	put32(t + 32, CREATOR_REV);
+	le_put32(t + 32, CREATOR_REV);
 }
 
 static void finish(uint8_t *t)
@@ -121,7 +100,7 @@ static void gas_io8(uint8_t *g, uint16_t port)
 	g[1] = 8; /* register bit width */
 	g[2] = 0; /* bit offset */
 	g[3] = GAS_ACCESS_BYTE;
-	put64(g + 4, port);
+	le_put64(g + 4, port);
 }
 
 /* Claim `size` zeroed bytes at the next 16-byte boundary from *off; NULL if they do not fit. */
@@ -140,21 +119,21 @@ static void build_fadt(uint8_t *t, uint64_t dsdt)
 {
 	header(t, "FACP", ACPI_FADT_SIZE, ACPI_FADT_REV);
 	/* No FACS: hardware-reduced machines have no global lock or firmware waking vector to offer. */
-	put32(t + FADT_DSDT, (uint32_t)dsdt);
+	le_put32(t + FADT_DSDT, (uint32_t)dsdt);
 	t[FADT_PM_PROFILE] = 0; /* unspecified */
-	put16(t + FADT_SCI_INT, IRQ_SCI);
+	le_put16(t + FADT_SCI_INT, IRQ_SCI);
 	t[FADT_CENTURY] = ACPI_CENTURY_CMOS;
 	/* IAPC_BOOT_ARCH: LEGACY_DEVICES, since COM1 and the RTC sit at their ISA ports; 8042 clear, so Linux
 	 * skips probing a keyboard controller we only stub (the reset port still works); VGA Not Present, so
 	 * nothing probes a VGA we lack; CMOS RTC Not Present clear: the RTC at 0x70 is real; MSI and ASPM clear:
 	 * there is no PCI bus to apply them to. */
-	put16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_NO_VGA);
-	put32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON |
-				  FADT_F_RESET_REG_SUP | FADT_F_HW_REDUCED);
+	le_put16(t + FADT_IAPC_BOOT_ARCH, IAPC_LEGACY_DEVICES | IAPC_NO_VGA);
+	le_put32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON |
+				     FADT_F_RESET_REG_SUP | FADT_F_HW_REDUCED);
 	gas_io8(t + FADT_RESET_REG, PORT_ACPI_RESET);
 	t[FADT_RESET_VALUE] = ACPI_RESET_VALUE;
 	t[FADT_MINOR_VERSION] = ACPI_FADT_MINOR;
-	put64(t + FADT_X_DSDT, dsdt);
+	le_put64(t + FADT_X_DSDT, dsdt);
 	gas_io8(t + FADT_SLEEP_CTL_REG, PORT_ACPI_SLEEP_CTL);
 	gas_io8(t + FADT_SLEEP_STS_REG, PORT_ACPI_SLEEP_STS);
 	memcpy(t + FADT_HYPERVISOR_ID, "KVMINI\0\0", 8);
@@ -171,23 +150,23 @@ static void build_madt(uint8_t *t, unsigned ncpus)
 	uint8_t *e = t + ACPI_HDR_SIZE + 8;
 
 	header(t, "APIC", (uint32_t)madt_size(ncpus), ACPI_MADT_REV);
-	put32(t + ACPI_HDR_SIZE, (uint32_t)GUEST_LAPIC_ADDR);
+	le_put32(t + ACPI_HDR_SIZE, (uint32_t)GUEST_LAPIC_ADDR);
 	/* PCAT_COMPAT: KVM's in-kernel irqchip does have the two 8259s; the guest must mask them. */
-	put32(t + ACPI_HDR_SIZE + 4, MADT_PCAT_COMPAT);
+	le_put32(t + ACPI_HDR_SIZE + 4, MADT_PCAT_COMPAT);
 	for (unsigned i = 0; i < ncpus; i++, e += MADT_LAPIC_LEN) {
 		e[0] = MADT_LAPIC;
 		e[1] = MADT_LAPIC_LEN;
-		e[2] = (uint8_t)i; /* ACPI processor UID */
-		e[3] = (uint8_t)i; /* APIC ID: KVM gives vCPU i APIC ID i */
-		put32(e + 4, 1);   /* enabled */
+		e[2] = (uint8_t)i;  /* ACPI processor UID */
+		e[3] = (uint8_t)i;  /* APIC ID: KVM gives vCPU i APIC ID i */
+		le_put32(e + 4, 1); /* enabled */
 	}
 	/* The IOAPIC ID only matters on a serial APIC bus, which an xAPIC machine lacks; still, keep it apart from
 	 * every processor's, as the MP spec demands, and equal to the MP table's. GSI base 0: pins are GSIs. */
 	e[0] = MADT_IOAPIC;
 	e[1] = MADT_IOAPIC_LEN;
 	e[2] = ACPI_IOAPIC_ID(ncpus);
-	put32(e + 4, (uint32_t)GUEST_IOAPIC_ADDR);
-	put32(e + 8, 0);
+	le_put32(e + 4, (uint32_t)GUEST_IOAPIC_ADDR);
+	le_put32(e + 8, 0);
 	e += MADT_IOAPIC_LEN;
 	/* The SCI is level-triggered, active-high on GSI 9. ISA IRQ 0 needs no override: KVM's default routing
 	 * sends GSI 0 to IOAPIC pin 0, so every ISA IRQ is its own GSI, edge, active-high. */
@@ -195,14 +174,14 @@ static void build_madt(uint8_t *t, unsigned ncpus)
 	e[1] = MADT_ISO_LEN;
 	e[2] = 0; /* bus: ISA */
 	e[3] = IRQ_SCI;
-	put32(e + 4, IRQ_SCI);
-	put16(e + 8, MPS_INTI_HIGH | MPS_INTI_LEVEL);
+	le_put32(e + 4, IRQ_SCI);
+	le_put16(e + 8, MPS_INTI_HIGH | MPS_INTI_LEVEL);
 	e += MADT_ISO_LEN;
 	/* NMI arrives on LINT1 of every processor; flags 0: conforming (edge, active-high for LINT1). */
 	e[0] = MADT_LAPIC_NMI;
 	e[1] = MADT_NMI_LEN;
 	e[2] = MADT_ALL_CPUS_UID;
-	put16(e + 3, 0);
+	le_put16(e + 3, 0);
 	e[5] = 1; /* LINT1 */
 	finish(t);
 }
@@ -342,16 +321,16 @@ int acpi_build(uint8_t *buf, size_t len, uint64_t gpa, const struct acpi_config 
 	build_fadt(fadt, gpa + (uint64_t)(dsdt - buf));
 
 	header(xsdt, "XSDT", (uint32_t)xsdt_len, 1);
-	put64(xsdt + ACPI_HDR_SIZE, gpa + (uint64_t)(fadt - buf));
-	put64(xsdt + ACPI_HDR_SIZE + 8, gpa + (uint64_t)(madt - buf));
+	le_put64(xsdt + ACPI_HDR_SIZE, gpa + (uint64_t)(fadt - buf));
+	le_put64(xsdt + ACPI_HDR_SIZE + 8, gpa + (uint64_t)(madt - buf));
 	finish(xsdt);
 
 	/* RSDP revision 2: no RSDT (its address stays 0), the XSDT has every table. */
 	memcpy(rsdp, "RSD PTR ", 8);
 	memcpy(rsdp + RSDP_OEMID, ACPI_OEM_ID, 6);
 	rsdp[RSDP_REVISION] = 2;
-	put32(rsdp + RSDP_LENGTH, ACPI_RSDP_SIZE);
-	put64(rsdp + RSDP_XSDT, gpa + (uint64_t)(xsdt - buf));
+	le_put32(rsdp + RSDP_LENGTH, ACPI_RSDP_SIZE);
+	le_put64(rsdp + RSDP_XSDT, gpa + (uint64_t)(xsdt - buf));
 	set_checksum(rsdp, 20, RSDP_CHECKSUM);
 	set_checksum(rsdp, ACPI_RSDP_SIZE, RSDP_EXT_CHECKSUM);
 	return (int)off;

@@ -1,6 +1,8 @@
 /* mptable.c: the MP table, for guests that find their processors and interrupt routing without ACPI. */
 #include "firmware/mptable.h"
 
+#include "firmware/le.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -34,34 +36,13 @@
 #define MP_CPU_SIGNATURE 0x000006a9
 #define MP_CPU_FEATURES	 0x00000201
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint8_t checksum(const uint8_t *p, size_t n)
-{
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < n; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)-sum;
-}
-
 /* An 8-byte interrupt entry (I/O or local): type, interrupt type, flags 0 (conforming to the bus), bus, IRQ,
  * destination and its pin. */
 static uint8_t *int_entry(uint8_t *e, uint8_t type, uint8_t itype, uint8_t irq, uint8_t dst, uint8_t pin)
 {
 	e[0] = type;
 	e[1] = itype;
-	put16(e + 2, 0);
+	le_put16(e + 2, 0);
 	e[4] = MP_ISA_BUS_ID;
 	e[5] = irq;
 	e[6] = dst;
@@ -84,18 +65,18 @@ int mptable_build(uint8_t *buf, size_t len, uint64_t gpa, unsigned ncpus)
 	/* Floating pointer: feature byte 1 = 0 (a configuration table follows, no default configuration), byte 2
 	 * bit 7 (IMCRP) = 0: virtual wire mode, as there is no IMCR at ports 0x22/0x23. */
 	memcpy(mpf, "_MP_", 4);
-	put32(mpf + 4, (uint32_t)(gpa + MPF_SIZE));
+	le_put32(mpf + 4, (uint32_t)(gpa + MPF_SIZE));
 	mpf[8] = 1; /* length in 16-byte units */
 	mpf[9] = MP_SPEC_REV;
-	mpf[10] = checksum(mpf, MPF_SIZE);
+	mpf[10] = le_checksum(mpf, MPF_SIZE);
 
 	memcpy(mpc, "PCMP", 4);
-	put16(mpc + 4, (uint16_t)table_len);
+	le_put16(mpc + 4, (uint16_t)table_len);
 	mpc[6] = MP_SPEC_REV;
 	memcpy(mpc + 8, MPTABLE_OEM_ID, 8);
 	memcpy(mpc + 16, "KVMINI      ", 12); /* product ID */
-	put16(mpc + 34, (uint16_t)(ncpus + MP_FIXED_ENTRIES));
-	put32(mpc + 36, (uint32_t)GUEST_LAPIC_ADDR);
+	le_put16(mpc + 34, (uint16_t)(ncpus + MP_FIXED_ENTRIES));
+	le_put32(mpc + 36, (uint32_t)GUEST_LAPIC_ADDR);
 	/* No OEM table, no extended entries: their pointers, lengths and checksum stay 0. */
 
 	e = mpc + MPC_HDR_SIZE;
@@ -104,8 +85,8 @@ int mptable_build(uint8_t *buf, size_t len, uint64_t gpa, unsigned ncpus)
 		e[1] = (uint8_t)i; /* local APIC ID: KVM gives vCPU i APIC ID i */
 		e[2] = MPTABLE_LAPIC_VERSION;
 		e[3] = (uint8_t)(MP_CPU_ENABLED | (i == 0 ? MP_CPU_BSP : 0));
-		put32(e + 4, MP_CPU_SIGNATURE);
-		put32(e + 8, MP_CPU_FEATURES);
+		le_put32(e + 4, MP_CPU_SIGNATURE);
+		le_put32(e + 8, MP_CPU_FEATURES);
 	}
 	e[0] = MP_BUS;
 	e[1] = MP_ISA_BUS_ID;
@@ -115,7 +96,7 @@ int mptable_build(uint8_t *buf, size_t len, uint64_t gpa, unsigned ncpus)
 	e[1] = ioapic_id;
 	e[2] = MPTABLE_IOAPIC_VERSION;
 	e[3] = MP_IOAPIC_EN;
-	put32(e + 4, (uint32_t)GUEST_IOAPIC_ADDR);
+	le_put32(e + 4, (uint32_t)GUEST_IOAPIC_ADDR);
 	e += MP_ENTRY_SIZE;
 	/* ISA IRQ n is IOAPIC pin n (KVM's default GSI routing, IRQ 0 included), edge and active-high as ISA
 	 * conforms. IRQ 2 is left out: it is the 8259 cascade, no device raises it. */
@@ -126,6 +107,6 @@ int mptable_build(uint8_t *buf, size_t len, uint64_t gpa, unsigned ncpus)
 	/* Virtual wire: the 8259s reach every local APIC's LINT0 as ExtINT; NMIs come in on LINT1. */
 	e = int_entry(e, MP_LINTSRC, MP_INT_EXTINT, 0, MP_ALL_LAPICS, 0);
 	int_entry(e, MP_LINTSRC, MP_INT_NMI, 0, MP_ALL_LAPICS, 1);
-	mpc[7] = checksum(mpc, table_len);
+	mpc[7] = le_checksum(mpc, table_len);
 	return (int)(MPF_SIZE + table_len);
 }

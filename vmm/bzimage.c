@@ -8,6 +8,7 @@
 #include "firmware/bootparams.h"
 #include "firmware/e820.h"
 #include "firmware/pagetables.h"
+#include "vmm/io.h"
 #include "vmm/layout.h"
 
 #define HDR_OFF	   0x1f1      /* struct setup_header starts here in the file and in the zero page */
@@ -107,27 +108,6 @@ int bzimage_place_initrd(const struct bzimage *bz, uint64_t low_ram_end, uint64_
 	return 0;
 }
 
-/* Read exactly len bytes at off: a file that shrank under us is an error, not a short kernel. */
-static int pread_full(int fd, void *dst, uint64_t len, uint64_t off)
-{
-	uint8_t *p = dst;
-
-	while (len) {
-		ssize_t r = pread(fd, p, len > (1 << 30) ? (1 << 30) : len, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO;
-		p += r;
-		off += (uint64_t)r;
-		len -= (uint64_t)r;
-	}
-	return 0;
-}
-
 static const uint64_t boot_gdt[4] = {
     0, 0, 0x00af9b000000ffffULL, /* 0x10: code; L=1 for 64-bit entry (vcpu setup picks the 32-bit form when needed) */
     0x00cf93000000ffffULL,	 /* 0x18: flat 4 GiB data */
@@ -153,7 +133,7 @@ int bzimage_load(const struct bzimage *bz, struct gmem *m, int kfd, int ifd, uin
 		return -E2BIG;
 	}
 	dst = gmem_ptr(m, GUEST_KERNEL_ADDR, bz->payload_size);
-	if (!dst || (err = pread_full(kfd, dst, bz->payload_size, bz->payload_off)) < 0) {
+	if (!dst || (err = io_pread_full(kfd, dst, bz->payload_size, bz->payload_off)) < 0) {
 		*why = "cannot read the kernel image";
 		return dst ? err : -ENOSPC;
 	}
@@ -163,7 +143,7 @@ int bzimage_load(const struct bzimage *bz, struct gmem *m, int kfd, int ifd, uin
 			return -ENOSPC;
 		}
 		dst = gmem_ptr(m, plan->initrd_addr, initrd_size);
-		if (!dst || (err = pread_full(ifd, dst, initrd_size, 0)) < 0) {
+		if (!dst || (err = io_pread_full(ifd, dst, initrd_size, 0)) < 0) {
 			*why = "cannot read the initrd";
 			return dst ? err : -ENOSPC;
 		}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "firmware/e820.h"
+#include "vmm/io.h"
 #include "vmm/layout.h"
 
 #define NOTE_SEG_MAX (64 * 1024) /* a PT_NOTE larger than this is not a kernel's (Linux: well under 4 KiB) */
@@ -41,27 +42,6 @@ static bool in_ram(const struct gmem *m, uint64_t gpa, uint64_t len)
 			return true;
 	}
 	return false;
-}
-
-/* Read exactly len bytes at off; -EIO when the file ends first (it is shorter than it said or shrank). */
-static int pread_full(int fd, void *dst, uint64_t len, uint64_t off)
-{
-	uint8_t *p = dst;
-
-	while (len) {
-		ssize_t r = pread(fd, p, len > (1 << 30) ? (1 << 30) : len, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO;
-		p += r;
-		off += (uint64_t)r;
-		len -= (uint64_t)r;
-	}
-	return 0;
 }
 
 /* The ELF header: the machine and kind of file we boot, and program headers that lie inside the file. */
@@ -221,7 +201,7 @@ int pvh_parse(struct pvh_image *img, int fd, uint64_t file_size, const struct gm
 
 	memset(img, 0, sizeof(*img));
 	/* Look at the identification ourselves first: libelf reads a whole non-ELF file into memory. */
-	if (file_size < sizeof(ident) || pread_full(fd, ident, sizeof(ident), 0) < 0 || !pvh_is_elf(ident, SELFMAG))
+	if (file_size < sizeof(ident) || io_pread_full(fd, ident, sizeof(ident), 0) < 0 || !pvh_is_elf(ident, SELFMAG))
 		return fail(why, "not an ELF file", -ENOEXEC);
 	if (ident[EI_CLASS] != ELFCLASS64)
 		return fail(why, "not a PVH kernel: a 32-bit ELF (kvmini boots x86-64 kernels)", -ENOEXEC);
@@ -305,7 +285,7 @@ int pvh_load(const struct pvh_image *img, struct gmem *m, int kfd, int ifd, uint
 		dst = gmem_ptr(m, img->seg[i].paddr, img->seg[i].memsz);
 		if (!dst || img->seg[i].filesz > img->seg[i].memsz)
 			return fail(why, "kernel segment beyond guest RAM (raise -m)", -ENOSPC);
-		err = pread_full(kfd, dst, img->seg[i].filesz, img->seg[i].off);
+		err = io_pread_full(kfd, dst, img->seg[i].filesz, img->seg[i].off);
 		if (err < 0)
 			return fail(why, err == -EIO ? "truncated kernel (the file shrank)" : "cannot read the kernel",
 				    err);
@@ -317,7 +297,7 @@ int pvh_load(const struct pvh_image *img, struct gmem *m, int kfd, int ifd, uint
 		dst = gmem_ptr(m, plan->initrd_addr, initrd_size);
 		if (!dst)
 			return fail(why, "initrd does not fit in guest memory beside the kernel (raise -m)", -ENOSPC);
-		err = pread_full(ifd, dst, initrd_size, 0);
+		err = io_pread_full(ifd, dst, initrd_size, 0);
 		if (err < 0)
 			return fail(why,
 				    err == -EIO ? "truncated initrd (shorter than its size)" : "cannot read the initrd",
