@@ -123,6 +123,22 @@ static void print_stats(struct vm *vm)
 		(unsigned long long)vm->pio.unclaimed_reads, (unsigned long long)vm->pio.unclaimed_writes);
 	fprintf(stderr, "kvmini: memory: peak-rss=%llu KiB guest-resident=%llu KiB vmm=%llu KiB\n", hwm, guest,
 		hwm > guest ? hwm - guest : 0);
+	for (unsigned i = 0; i < vm->nnets; i++) {
+		const struct virtio_net_stats *n = &vm->net[i]->dev.st;
+
+		fprintf(stderr,
+			"kvmini: eth%u: tx frames=%llu bytes=%llu dropped: malformed=%llu short=%llu bad-header=%llu "
+			"errors=%llu; waited=%llu; rx frames=%llu bytes=%llu dropped: malformed=%llu too-big=%llu "
+			"short=%llu bad-header=%llu errors=%llu; stalls=%llu\n",
+			i, (unsigned long long)n->tx_frames, (unsigned long long)n->tx_bytes,
+			(unsigned long long)n->tx_malformed, (unsigned long long)n->tx_short,
+			(unsigned long long)n->tx_bad_hdr, (unsigned long long)n->tx_errors,
+			(unsigned long long)n->tx_eagain, (unsigned long long)n->rx_frames,
+			(unsigned long long)n->rx_bytes, (unsigned long long)n->rx_malformed,
+			(unsigned long long)n->rx_too_big, (unsigned long long)n->rx_short,
+			(unsigned long long)n->rx_bad_hdr, (unsigned long long)n->rx_errors,
+			(unsigned long long)n->rx_stalls);
+	}
 	if (vm->stats.t_first_run_ns > vm->stats.t_start_ns)
 		fprintf(stderr, "kvmini: time: start to first KVM_RUN %.1f ms, to exit %.1f ms\n",
 			(double)(vm->stats.t_first_run_ns - vm->stats.t_start_ns) / 1e6,
@@ -145,7 +161,7 @@ static int arm_timer(struct vm *vm, double seconds)
 	return evloop_add(&vm->loop, fd, EPOLLIN, on_timeout, vm);
 }
 
-/* Each opened disk gets a virtio-mmio slot: interrupt, window, queue kick (layout.h), in -d order. */
+/* Each opened disk, then each NIC, gets a virtio-mmio slot: interrupt, window, queue kicks (layout.h), in order. */
 static int attach_disks(struct vm *vm, const char **why)
 {
 	static const char *const names[GUEST_VIRTIO_MAX] = {"vda", "vdb", "vdc", "vdd", "vde", "vdf", "vdg", "vdh"};
@@ -164,12 +180,21 @@ static int attach_disks(struct vm *vm, const char **why)
 			return err;
 		vm->disk[i]->kick_fd = slot->kick[0].fd;
 	}
+	for (unsigned i = 0; i < vm->nnets; i++)
+		if ((err = netdev_attach(vm->net[i], vm, names[vm->ndisks + i] /* a bus label only */, why)) < 0)
+			return err;
 	return 0;
 }
 
-/* Flush and close every disk: what the guest wrote reaches the image even if it never flushed. */
+/* Close the NICs; flush and close every disk: what the guest wrote reaches the image even if it never flushed. */
 static void close_disks(struct vm *vm)
 {
+	for (unsigned i = 0; i < vm->nnets; i++) {
+		netdev_close(vm->net[i]);
+		free(vm->net[i]);
+		vm->net[i] = NULL;
+	}
+	vm->nnets = 0;
 	for (unsigned i = 0; i < vm->ndisks; i++) {
 		if (virtio_blk_close(vm->disk[i]) < 0)
 			fprintf(stderr, "kvmini: disk vd%c: the final flush failed: writes may not be on disk\n",
@@ -230,6 +255,13 @@ static int cmd_run(int argc, char **argv)
 			    "kvmini: warning: disk %s: size is not a multiple of 512; the last %u bytes are hidden\n",
 			    bo.path, vm->disk[i]->tail);
 	}
+	for (unsigned i = 0; i < o.nnets; i++) {
+		if (!(vm->net[i] = calloc(1, sizeof(*vm->net[i]))))
+			die("out of memory");
+		if ((r = netdev_open(vm->net[i], o.nets[i], &why)) < 0)
+			die("network %s %s", o.nets[i], why);
+		vm->nnets++;
+	}
 	if (strlen(o.cmdline) > kimg->cmdline_max)
 		die("kernel command line is %zu bytes; this kernel accepts at most %u", strlen(o.cmdline),
 		    kimg->cmdline_max);
@@ -288,7 +320,6 @@ static int cmd_run(int argc, char **argv)
 	r = evloop_run(&vm->loop);
 	vcpus_stop(vm);
 	coalesce_drain(&vm->coal, &vm->pio, &vm->mmio); /* the guest's last console bytes */
-	close_disks(vm);
 	console_finish(&vm->con, 2000);
 	fatal_vm = NULL;
 	if (r < 0 && vm->exit_status < 0)
@@ -303,6 +334,7 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "kvmini: exit: %s (status %d)\n", vm->exit_reason, vm->exit_status);
 		print_stats(vm);
 	}
+	close_disks(vm);
 	r = vm->exit_status;
 	vm_destroy(vm);
 	free(vm);

@@ -11,6 +11,7 @@
 
 #include "devices/virtio_blk.h"
 #include "vmm/layout.h"
+#include "vmm/netdev.h"
 
 const char opts_usage[] =
     "usage: kvmini run -k KERNEL [-i INITRD] [-a CMDLINE] [-m SIZE] [options]\n"
@@ -29,6 +30,9 @@ const char opts_usage[] =
     "                          a raw disk image as a virtio-blk disk (vda, vdb, ... in order; up to 8).\n"
     "                          ro: read-only; snapshot: writes go to a private overlay, the image never\n"
     "                          changes; serial: the ID the guest reads (20 bytes at most)\n"
+    "  -n, --net tap:IFNAME[,mac=MAC]\n"
+    "                          a virtio-net NIC on host tap interface IFNAME (created if missing, which\n"
+    "                          needs CAP_NET_ADMIN); eth0, eth1, ... in order. Default MAC: stable per name\n"
     "      --console KIND      where the guest's serial console goes: stdio (default), file:PATH, none\n"
     "      --timeout SECONDS   stop the guest after this long and exit with 124\n"
     "      --stats             at exit, print VM exit counts and memory use to stderr\n"
@@ -128,6 +132,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	    {"memory", required_argument, NULL, 'm'},
 	    {"cpus", required_argument, NULL, 'c'},
 	    {"disk", required_argument, NULL, 'd'},
+	    {"net", required_argument, NULL, 'n'},
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"stats", no_argument, NULL, OPT_STATS},
@@ -140,7 +145,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	    .mem = OPTS_DEFAULT_MEM, .cmdline = OPTS_DEFAULT_CMDLINE, .cpus = 1, .console = CONSOLE_STDIO};
 	optind = 0; /* GNU getopt: 0 re-initialises, so opts_parse can run more than once (tests) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:i:a:m:c:d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:i:a:m:c:d:n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->kernel = optarg;
@@ -179,8 +184,9 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			struct virtio_blk_opts bo;
 			char why[160];
 
-			if (o->ndisks == OPTS_MAX_DISKS) {
-				snprintf(err, errlen, "too many disks (at most %d)", OPTS_MAX_DISKS);
+			if (o->ndisks + o->nnets >= OPTS_MAX_DISKS) {
+				snprintf(err, errlen, "too many disks (at most %d disks and NICs in all)",
+					 OPTS_MAX_DISKS);
 				return -EINVAL;
 			}
 			if (virtio_blk_parse(optarg, &bo, why, sizeof(why)) < 0) {
@@ -188,6 +194,19 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			o->disks[o->ndisks++] = optarg;
+			break;
+		}
+		case 'n': {
+			char ifname[16];
+			uint8_t mac[6];
+
+			if (o->ndisks + o->nnets >= OPTS_MAX_DISKS) {
+				snprintf(err, errlen, "too many disks and NICs (at most %d in all)", OPTS_MAX_DISKS);
+				return -EINVAL;
+			}
+			if (netdev_parse(optarg, ifname, mac, err, errlen) < 0)
+				return -EINVAL;
+			o->nets[o->nnets++] = optarg;
 			break;
 		}
 		case OPT_CONSOLE:

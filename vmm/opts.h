@@ -19,6 +19,8 @@ struct opts {
 	unsigned cpus;			   /* 1..OPTS_MAX_CPUS */
 	const char *disks[OPTS_MAX_DISKS]; /* -d specs, checked with virtio_blk_parse: vda, vdb, ... in order */
 	unsigned ndisks;
+	const char *nets[OPTS_MAX_DISKS]; /* -n specs, checked with netdev_parse: eth0, eth1, ... */
+	unsigned nnets;
 	enum console_kind console;
 	const char *console_path;
 	double timeout; /* seconds; 0 = none */

@@ -19,6 +19,7 @@
 #include "vmm/evloop.h"
 #include "vmm/gmem.h"
 #include "vmm/irq.h"
+#include "vmm/netdev.h"
 #include "vmm/layout.h"
 #include "vmm/virtio.h"
 
@@ -71,6 +72,8 @@ struct vm {
 	unsigned nvirtio;
 	struct virtio_blk *disk[GUEST_VIRTIO_MAX]; /* vda, vdb, ... */
 	unsigned ndisks;
+	struct netdev *net[GUEST_VIRTIO_MAX]; /* eth0, eth1, ... */
+	unsigned nnets;
 	/* ending */
 	int exit_status; /* -1 while running; the first vm_request_exit wins */
 	const char *exit_reason;
