@@ -18,7 +18,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -658,6 +658,53 @@ case_blk_discard() {
 		pass blk-discard "allocated 512-byte blocks $before -> $after, size unchanged"
 	fi
 	rm -f "$img"
+}
+
+# ---- virtio-net ----
+
+# A tap in this (L1 or test) host at 192.0.2.1/24, the guest at 192.0.2.2 (TEST-NET-1: nothing leaves): ping,
+# then 32 MiB each way with nc; both sides' md5sums must match.
+case_net_tap() {
+	d=$(newdir net-tap)
+	tap=kvtap$$
+	yes "KVMINI-HOST-DATA-$$" | head -c 33554432 >"$IN/net-h2g"
+	want_rx=$(md5sum <"$IN/net-h2g" | cut -d' ' -f1)
+	"$KVMINI" run -k "$KERNEL" -i "$INITRD" -n "tap:$tap" --timeout "$(limit 60)" --stats \
+		-a "$BASE_CMDLINE quiet kvmini.test=net kvmini.end=poweroff" </dev/null >"$d/out" 2>"$d/err" &
+	pid=$!
+	i=0
+	while ! ip link show "$tap" >/dev/null 2>&1 && [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	ip addr add 192.0.2.1/24 dev "$tap" 2>"$d/ip.err" && ip link set "$tap" up 2>>"$d/ip.err"
+	# busybox nc ends the connection when its stdin ends: give the receiving one a stdin that never does.
+	mkfifo "$d/hold"
+	exec 3<>"$d/hold"
+	nc -l -p 5000 <"$d/hold" >"$d/recv" 2>/dev/null &
+	l1=$!
+	nc -l -p 5001 <"$IN/net-h2g" 2>/dev/null &
+	l2=$!
+	st=0
+	wait $pid || st=$?
+	kill $l1 $l2 2>/dev/null
+	wait $l1 $l2 2>/dev/null
+	exec 3>&-
+	tx=$(sed -n 's/^KVMINI_TX_MD5=\([0-9a-f]*\).*/\1/p' "$d/out" | head -n1)
+	rx=$(sed -n 's/^KVMINI_RX_MD5=\([0-9a-f]*\).*/\1/p' "$d/out" | head -n1)
+	got_tx=$(md5sum <"$d/recv" | cut -d' ' -f1)
+	if [ "$st" != 0 ]; then
+		fail net-tap "exit status $st" "$d/out" "$d/err" "$d/ip.err"
+	elif ! grep -aq KVMINI_PING_OK "$d/out"; then
+		fail net-tap "the guest got no ping answer from 192.0.2.1" "$d/out" "$d/err" "$d/ip.err"
+	elif [ -z "$tx" ] || [ "$tx" != "$got_tx" ]; then
+		fail net-tap "guest to host: md5 ${tx:-none} sent, $got_tx received ($(wc -c <"$d/recv") bytes)" "$d/out"
+	elif [ "$rx" != "$want_rx" ]; then
+		fail net-tap "host to guest: md5 $want_rx sent, ${rx:-none} received" "$d/out"
+	else
+		pass net-tap "ping, then 32 MiB each way intact (md5), exit 0"
+	fi
+	rm -f "$IN/net-h2g"
 }
 
 boottime() {

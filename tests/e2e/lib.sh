@@ -94,10 +94,10 @@ fetch_kernel() {
 }
 
 # build_guest_initrd OUT: the L2 test initramfs (guest/init/init) with the modules the cases load: the ACPI
-# button and evdev (acpid case), virtio-mmio and virtio-blk (disk cases). The Debian cloud kernel builds them
+# button and evdev (acpid case), virtio-mmio, virtio-blk and virtio-net (disk and network cases). The Debian cloud kernel builds them
 # as modules; -V lets the guest load them by modalias, as udev would. Needs fetch_kernel first.
 build_guest_initrd() {
-	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$1" -k "$KERNEL_MODDIR" -M button,evdev,virtio_mmio,virtio_blk -V
+	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$1" -k "$KERNEL_MODDIR" -M button,evdev,virtio_mmio,virtio_blk,virtio_net -V
 }
 
 # extract_vmlinux OUT: the ELF vmlinux inside $KERNEL (for the PVH case), redone only when KERNEL is newer.

@@ -110,7 +110,7 @@ conf=$WORK/testbed.conf
 files+=(-f "$conf:/etc/testbed.conf")
 l1_initrd=$WORK/l1.cpio.gz
 t0=$(date +%s.%N)
-"$REPO_ROOT/guest/mkinitramfs.sh" -o "$l1_initrd" -i "$E2E_DIR/l1-init.sh" -k "$KERNEL_MODDIR" -M kvm_amd "${files[@]}"
+"$REPO_ROOT/guest/mkinitramfs.sh" -o "$l1_initrd" -i "$E2E_DIR/l1-init.sh" -k "$KERNEL_MODDIR" -M kvm_amd,tun "${files[@]}"
 log "testbed: L1 initramfs $(du -k "$l1_initrd" | cut -f1) KiB built in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
 
 if [ "$cmd" = shell ]; then
