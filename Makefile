@@ -77,7 +77,8 @@ e2e: $(B)/kvmini guests
 # make test also fuzzes every target for 30 s (make fuzz-smoke) before the e2e cases.
 test: check fuzz-smoke e2e
 
-# Boot time and memory footprint of kvmini against QEMU q35/microvm (BENCH_N boots, default 5): docs/benchmarks.md.
+# kvmini against QEMU q35/microvm: boot time and footprint (BENCH_N boots, default 5), then virtio-blk throughput
+# (BENCH_BLK_N, default 3): docs/benchmarks.md.
 .PHONY: bench
 bench: $(B)/kvmini
 	tests/e2e/bench.sh

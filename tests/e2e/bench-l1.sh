@@ -1,5 +1,6 @@
 #!/bin/sh
 # bench-l1.sh: the measuring half of `make bench`: boots one guest under kvmini and QEMU, prints one BENCH_RUN line per boot.
+# Then the disk phase: a guest disk benchmark (blkbench) on virtio-blk under both VMMs, one BENCH_BLK line per boot.
 # Run by tests/e2e/bench.sh, directly on the host (host mode) or inside the nested testbed's L1 as
 # `testbed.sh script` (then bench.sh prepends the BENCH_* settings to a copy of this file). POSIX sh:
 # dash on the host, busybox ash in L1.
@@ -10,6 +11,11 @@
 #      (the same in KiB: the size of the guest-RAM mapping tmark -g looks for), BENCH_CMDLINE,
 #      BENCH_LIMIT (s per boot), BENCH_PERIOD_MS (smaps sampling period), BENCH_MICROVM (-M value of
 #      the single microvm boot; empty: none).
+#      Disk phase: BENCH_BLK (1; 0: skip it), BENCH_BLK_N (boots per VMM, alternating kvmini, QEMU q35),
+#      BENCH_BLK_INITRD (the guest initramfs with /bin/blkbench and the virtio modules), BENCH_BLK_CMDLINE,
+#      BENCH_BLK_LIMIT (s per boot), BENCH_BLK_MB (image size, MiB). In the nested testbed L1 has only one
+#      L2 initramfs file: there bench.sh sets BENCH_INITRD_BYTES, and INITRD is the boot initramfs (its
+#      first BENCH_INITRD_BYTES bytes) followed by BENCH_BLK_INITRD's bytes; split here.
 # Output lines (everything else is information):
 #   BENCH_BEGIN / BENCH_END                 frame one complete batch (a retried L1 prints two BEGINs)
 #   BENCH_INFO KEY=VALUE                    cpu, flags, uname, kvmini and qemu versions, pvh (0/1)
@@ -17,6 +23,10 @@
 #             guest_src=S guest_maps=N samples=N stats_guest_kb=N why=TEXT
 #   V is kvmini, qemu-q35, kvmini-pvh, qemu-q35-pvh or qemu-microvm; uptime_ms is the guest's
 #   KVMINI_UPTIME line (/proc/uptime as /init starts: time since the kernel's clock started), -1 if none.
+#   BENCH_BLK vmm=V run=I ok=0|1 seq_write_mbs=N seq_read_mbs=N rand_read_iops=N bytes=N reqs=N irqs=N
+#             exits_io=N exits_mmio=N exit_ms=N status=N why=TEXT
+#   V is kvmini or qemu-q35; the first four numbers are the guest's BLKBENCH line, reqs and irqs its
+#   BLKBENCH_STATS line (requests vda completed, virtio interrupts), exits_* kvmini's --stats (-1: none).
 #   followed, for a failed boot, by "#   | " lines: the end of its console and stderr.
 set -u
 
@@ -30,10 +40,22 @@ PERIOD=${BENCH_PERIOD_MS:-100}
 MICROVM=${BENCH_MICROVM-microvm,rtc=on}
 PVH=${BENCH_PVH:-1}
 VMLINUX=${VMLINUX:-}
+BLK=${BENCH_BLK:-1}
+BLK_N=${BENCH_BLK_N:-3}
+BLK_INITRD=${BENCH_BLK_INITRD:-}
+BLK_CMDLINE=${BENCH_BLK_CMDLINE:-console=ttyS0 reboot=t panic=-1 quiet kvmini.test=blkbench kvmini.end=poweroff}
+BLK_LIMIT=${BENCH_BLK_LIMIT:-120}
+BLK_MB=${BENCH_BLK_MB:-256}
 MARKER=KVMINI_INIT_OK
 OUT=$WORK/bench
 rm -rf "$OUT"
 mkdir -p "$OUT"
+# Nested testbed: the two initramfs images arrive as one file (see above).
+if [ -n "${BENCH_INITRD_BYTES:-}" ]; then
+	head -c "$BENCH_INITRD_BYTES" "$INITRD" >"$OUT/boot-initrd.cpio.gz"
+	tail -c +$((BENCH_INITRD_BYTES + 1)) "$INITRD" >"$OUT/blk-initrd.cpio.gz"
+	INITRD=$OUT/boot-initrd.cpio.gz BLK_INITRD=$OUT/blk-initrd.cpio.gz
+fi
 
 # key FILE NAME: a number from tmark's report line (-1 when absent)
 key() {
@@ -90,15 +112,61 @@ boot() {
 	echo "BENCH_RUN vmm=$vmm run=$run ok=$ok marker_ms=$marker exit_ms=$exit_ms uptime_ms=$up status=$st maxrss_kb=$rss" \
 		"guest_kb=$guest guest_src=$src guest_maps=$(key "$d/rep" guest_maps) samples=$(key "$d/rep" samples)" \
 		"stats_guest_kb=${stats:--1} why=$why"
-	if [ "$ok" = 0 ]; then
-		for f in "$d/out" "$d/err"; do
-			[ -s "$f" ] || continue
-			echo "#   --- last lines of $vmm run $run ${f##*/}:"
-			# Control characters out (SeaBIOS clears the screen), and a newline after the last line
-			# even when the console output ends without one.
-			tail -n 8 "$f" | tr -d '\000-\010\013-\037' | awk '{ print "#   | " $0 }'
-		done
+	[ "$ok" = 1 ] || tail_of "$vmm run $run" "$d"
+}
+
+# tail_of NAME D: the end of a failed run's console and stderr, as "#   | " lines.
+tail_of() {
+	for f in "$2/out" "$2/err"; do
+		[ -s "$f" ] || continue
+		echo "#   --- last lines of $1 ${f##*/}:"
+		# Control characters out (SeaBIOS clears the screen), and a newline after the last line
+		# even when the console output ends without one.
+		tail -n 8 "$f" | tr -d '\000-\010\013-\037' | awk '{ print "#   | " $0 }'
+	done
+}
+
+# blk VMM I: one disk-benchmark boot on a fresh sparse image of BLK_MB MiB; prints its BENCH_BLK line.
+# Both VMMs use the image through the host's page cache and turn the guest's flushes into fdatasync:
+# kvmini always does; QEMU with cache=writeback (its default, spelt out).
+blk() {
+	vmm=$1 run=$2 d=$OUT/blk-$1.$2 img=$OUT/disk.img
+	mkdir -p "$d"
+	rm -f "$img"
+	truncate -s $((BLK_MB * 1048576)) "$img"
+	case $vmm in
+	kvmini)
+		set -- "$KVMINI" run -k "$KERNEL" -i "$BLK_INITRD" -m "$MEM" -a "$BLK_CMDLINE" -d "$img" --stats ;;
+	qemu-q35)
+		set -- "$QEMU" -accel kvm -M q35 -cpu host -m "$MEM" -smp 1 -nodefaults -no-user-config -nographic \
+			-serial stdio -kernel "$KERNEL" -initrd "$BLK_INITRD" -append "$BLK_CMDLINE" -no-reboot \
+			-drive "file=$img,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0 ;;
+	esac
+	"$TMARK" -t "$BLK_LIMIT" -r "$d/rep" BLKBENCH -- "$@" </dev/null >"$d/out" 2>"$d/err"
+	rm -f "$img"
+	exit_ms=$(key "$d/rep" exit_ms) st=$(key "$d/rep" status) to=$(key "$d/rep" timed_out)
+	res=$(tr -d '\r' <"$d/out" | sed -n 's/.*BLKBENCH seq_write_mbs=\([0-9]*\) seq_read_mbs=\([0-9]*\) rand_read_iops=\([0-9]*\) bytes=\([0-9]*\).*/seq_write_mbs=\1 seq_read_mbs=\2 rand_read_iops=\3 bytes=\4/p' | head -n1)
+	bstats=$(tr -d '\r' <"$d/out" | sed -n 's/.*BLKBENCH_STATS reqs=\([0-9]*\) irqs=\([0-9]*\).*/reqs=\1 irqs=\2/p' | head -n1)
+	eio=$(sed -n 's/^kvmini: exits: io=\([0-9]*\) mmio=\([0-9]*\).*/\1/p' "$d/err" | tail -n1)
+	emmio=$(sed -n 's/^kvmini: exits: io=\([0-9]*\) mmio=\([0-9]*\).*/\2/p' "$d/err" | tail -n1)
+	ok=1 why=
+	if [ "$to" = 1 ]; then
+		ok=0 why="no exit within $BLK_LIMIT s"
+	elif [ "$st" != 0 ]; then
+		ok=0 why="exit status $st"
+	elif [ -z "$res" ]; then
+		ok=0 why="no BLKBENCH line on the console"
 	fi
+	e=$(tr -d '\r' <"$d/out" | grep -a -m1 'KVMINI_INIT_ERROR' | cut -c1-100)
+	[ -n "$e" ] && why="${why:+$why; }guest: $e"
+	if [ "$ok" = 0 ]; then
+		e=$(grep -av '^kvmini: \(exits\|memory\|time\):' "$d/err" 2>/dev/null | head -n1 | cut -c1-120)
+		[ -n "$e" ] && why="$why; stderr: $e"
+	fi
+	[ -n "$res" ] || res="seq_write_mbs=-1 seq_read_mbs=-1 rand_read_iops=-1 bytes=-1"
+	echo "BENCH_BLK vmm=$vmm run=$run ok=$ok $res ${bstats:-reqs=-1 irqs=-1} exits_io=${eio:--1} exits_mmio=${emmio:--1}" \
+		"exit_ms=$exit_ms status=$st why=$why"
+	[ "$ok" = 1 ] || tail_of "$vmm run $run" "$d"
 }
 
 echo BENCH_BEGIN
@@ -112,6 +180,11 @@ if [ "$PVH" != 0 ] && { [ -z "$VMLINUX" ] || [ ! -r "$VMLINUX" ]; }; then
 	PVH=0
 fi
 echo "BENCH_INFO pvh=$PVH"
+if [ "$BLK" != 0 ] && { [ -z "$BLK_INITRD" ] || [ ! -s "$BLK_INITRD" ]; }; then
+	echo "bench: no BENCH_BLK_INITRD ('$BLK_INITRD'): the disk phase is skipped"
+	BLK=0
+fi
+echo "BENCH_INFO blk=$BLK"
 i=1
 while [ "$i" -le "$N" ]; do
 	boot kvmini "$i"
@@ -124,4 +197,13 @@ while [ "$i" -le "$N" ]; do
 done
 # microvm once, last: repeated microvm boots have crashed L1's kernel in the testbed.
 [ -n "$MICROVM" ] && boot qemu-microvm 1
+# The disk phase, after all the boots above so that it cannot change them.
+if [ "$BLK" != 0 ]; then
+	i=1
+	while [ "$i" -le "$BLK_N" ]; do
+		blk kvmini "$i"
+		blk qemu-q35 "$i"
+		i=$((i + 1))
+	done
+fi
 echo BENCH_END
