@@ -1,6 +1,8 @@
 /* virtio_blk.c: the virtio-blk device: option parsing, config space, and checking and running each request. */
 #include "devices/virtio_blk.h"
 
+#include "devices/iov.h"
+
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
@@ -180,49 +182,6 @@ static bool blk_has(const struct virtio_blk *b, unsigned feature)
 }
 
 /* ---- requests ---- */
-
-/* Copy `len` bytes found `off` bytes into iov[0..n) to dst. False when the iovecs hold fewer. */
-static bool iov_copy_out(const struct iovec *iov, unsigned n, uint64_t off, void *dst, size_t len)
-{
-	uint8_t *d = dst;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t take;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		take = iov[i].iov_len - off < len ? iov[i].iov_len - (size_t)off : len;
-		memcpy(d, (const uint8_t *)iov[i].iov_base + off, take);
-		d += take;
-		len -= take;
-		off = 0;
-	}
-	return len == 0;
-}
-
-/* Describe bytes [off, off + len) of iov[0..n) as iovecs in dst (at most n entries), without copying data. */
-static unsigned iov_slice(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len, struct iovec *dst)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t take;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		take = iov[i].iov_len - off < len ? iov[i].iov_len - (size_t)off : (size_t)len;
-		dst[k].iov_base = (uint8_t *)iov[i].iov_base + off;
-		dst[k].iov_len = take;
-		k++;
-		len -= take;
-		off = 0;
-	}
-	return k;
-}
 
 /* [sector, sector + n) lies within the capacity (the exact last sector included), and its byte offset fits. */
 static bool blk_range_ok(const struct virtio_blk *b, uint64_t sector, uint64_t n)

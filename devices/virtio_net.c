@@ -15,70 +15,6 @@ bool virtio_net_has(const struct virtio_net *n, unsigned feature)
 	return (n->t.features >> feature) & 1;
 }
 
-/* Copy `len` bytes found `off` bytes into iov[0..n) to dst. False when the iovecs hold fewer. */
-bool virtio_net_iov_copy_out(const struct iovec *iov, unsigned n, uint64_t off, void *dst, size_t len)
-{
-	uint8_t *d = dst;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t take;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		take = iov[i].iov_len - off < len ? iov[i].iov_len - (size_t)off : len;
-		memcpy(d, (const uint8_t *)iov[i].iov_base + off, take);
-		d += take;
-		len -= take;
-		off = 0;
-	}
-	return len == 0;
-}
-
-/* Copy `len` bytes from src to `off` bytes into iov[0..n). False when the iovecs hold fewer. */
-bool virtio_net_iov_copy_in(const struct iovec *iov, unsigned n, uint64_t off, const void *src, size_t len)
-{
-	const uint8_t *s = src;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t take;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		take = iov[i].iov_len - off < len ? iov[i].iov_len - (size_t)off : len;
-		memcpy((uint8_t *)iov[i].iov_base + off, s, take);
-		s += take;
-		len -= take;
-		off = 0;
-	}
-	return len == 0;
-}
-
-/* Describe bytes [off, off + len) of iov[0..n) as iovecs in dst (at most n entries), without copying data. */
-unsigned virtio_net_iov_slice(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len, struct iovec *dst)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t take;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		take = iov[i].iov_len - off < len ? iov[i].iov_len - (size_t)off : (size_t)len;
-		dst[k].iov_base = (uint8_t *)iov[i].iov_base + off;
-		dst[k].iov_len = take;
-		k++;
-		len -= take;
-		off = 0;
-	}
-	return k;
-}
-
 static uint16_t get16(const uint8_t *p)
 {
 	uint16_t v;
@@ -182,7 +118,7 @@ static bool tx_prepare(struct virtio_net *n)
 		n->st.tx_short++; /* N4 */
 		return false;
 	}
-	virtio_net_iov_copy_out(r->iov, r->nout, 0, n->tx.hdr, VIRTIO_NET_HDR_SIZE); /* one copy, then checked */
+	iov_copy_out(r->iov, r->nout, 0, n->tx.hdr, VIRTIO_NET_HDR_SIZE); /* one copy, then checked */
 	if (!tx_hdr_ok(n, n->tx.hdr, n->tx.len)) {
 		n->st.tx_bad_hdr++; /* N5 */
 		return false;
@@ -191,7 +127,7 @@ static bool tx_prepare(struct virtio_net *n)
 		memset(n->tx.hdr + 10, 0, 2); /* num_buffers: meaningless on TX */
 		n->tx.iov[k++] = (struct iovec){.iov_base = n->tx.hdr, .iov_len = VIRTIO_NET_HDR_SIZE};
 	}
-	k += virtio_net_iov_slice(r->iov, r->nout, VIRTIO_NET_HDR_SIZE, n->tx.len, n->tx.iov + k);
+	k += iov_slice(r->iov, r->nout, VIRTIO_NET_HDR_SIZE, n->tx.len, n->tx.iov + k);
 	n->tx.iovcnt = (int)k;
 	return true;
 }

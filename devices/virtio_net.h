@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "devices/iov.h"
 #include "devices/virtio_mmio.h"
 #include "devices/virtq.h"
 #include "vmm/gmem.h"
@@ -195,8 +196,5 @@ void virtio_net_rx_reset(struct virtio_net *n);
 void virtio_net_want(struct virtio_net *n, uint32_t events, bool on);
 void virtio_net_down(struct virtio_net *n);
 bool virtio_net_has(const struct virtio_net *n, unsigned feature);
-bool virtio_net_iov_copy_out(const struct iovec *iov, unsigned n, uint64_t off, void *dst, size_t len);
-bool virtio_net_iov_copy_in(const struct iovec *iov, unsigned n, uint64_t off, const void *src, size_t len);
-unsigned virtio_net_iov_slice(const struct iovec *iov, unsigned n, uint64_t off, uint64_t len, struct iovec *dst);
 
 #endif

@@ -62,7 +62,7 @@ static void rx_finish(struct virtio_net *n, uint64_t total, unsigned *pushed)
 	}
 	nb = htole16((uint16_t)k);
 	memcpy(n->rx.hdr + 10, &nb, 2);
-	virtio_net_iov_copy_in(n->rx.pool, n->rx.buf[0].niov, 0, n->rx.hdr, VIRTIO_NET_HDR_SIZE);
+	iov_copy_in(n->rx.pool, n->rx.buf[0].niov, 0, n->rx.hdr, VIRTIO_NET_HDR_SIZE);
 	for (unsigned i = 0; i < k; i++) {
 		uint32_t len = i + 1 < k ? n->rx.buf[i].len : (uint32_t)left;
 
@@ -94,7 +94,7 @@ static void rx_hold(struct virtio_net *n, unsigned *pushed)
 	if (!n->rx.pending)
 		return;
 	take = n->rx.spill_len - n->rx.spill_off < b->len ? n->rx.spill_len - n->rx.spill_off : b->len;
-	virtio_net_iov_copy_in(iov, b->niov, 0, n->rx.spill + n->rx.spill_off, take);
+	iov_copy_in(iov, b->niov, 0, n->rx.spill + n->rx.spill_off, take);
 	n->rx.spill_off += take;
 	if (n->rx.spill_off == n->rx.spill_len) {
 		rx_finish(n, n->rx.pending, pushed);
@@ -160,7 +160,7 @@ static int rx_recv(struct virtio_net *n, unsigned *pushed)
 	ssize_t r;
 
 	/* The header is in the first chain (>= 12 bytes); without vnet_hdr the device writes it, recv skips it. */
-	k = virtio_net_iov_slice(n->rx.pool, n->rx.niov, skip, gcap - skip, n->rx.iov);
+	k = iov_slice(n->rx.pool, n->rx.niov, skip, gcap - skip, n->rx.iov);
 	if (gcap < RX_LIMIT)
 		n->rx.iov[k++] = (struct iovec){.iov_base = n->rx.spill, .iov_len = RX_LIMIT - gcap};
 	r = n->be.ops->recv(n->be.be, n->rx.iov, (int)k);
@@ -185,7 +185,7 @@ static int rx_recv(struct virtio_net *n, unsigned *pushed)
 	if (!n->be.vnet_hdr) {
 		memset(n->rx.hdr, 0, sizeof(n->rx.hdr));
 	} else {
-		virtio_net_iov_copy_out(n->rx.pool, n->rx.buf[0].niov, 0, n->rx.hdr, VIRTIO_NET_HDR_SIZE);
+		iov_copy_out(n->rx.pool, n->rx.buf[0].niov, 0, n->rx.hdr, VIRTIO_NET_HDR_SIZE);
 		if (!rx_hdr_ok(n, total - VIRTIO_NET_HDR_SIZE)) {
 			n->st.rx_bad_hdr++;
 			return 1;
