@@ -678,12 +678,13 @@ case_net_tap() {
 		i=$((i + 1))
 	done
 	ip addr add 192.0.2.1/24 dev "$tap" 2>"$d/ip.err" && ip link set "$tap" up 2>>"$d/ip.err"
-	# busybox nc ends the connection when its stdin ends: give the receiving one a stdin that never does.
+	# busybox nc (the same tool in L1 and on a host, where nc may be another program) ends the connection when
+	# its stdin ends: give the receiving one a stdin that never does.
 	mkfifo "$d/hold"
 	exec 3<>"$d/hold"
-	nc -l -p 5000 <"$d/hold" >"$d/recv" 2>/dev/null &
+	busybox nc -l -p 5000 <"$d/hold" >"$d/recv" 2>/dev/null &
 	l1=$!
-	nc -l -p 5001 <"$IN/net-h2g" 2>/dev/null &
+	busybox nc -l -p 5001 <"$IN/net-h2g" 2>/dev/null &
 	l2=$!
 	st=0
 	wait $pid || st=$?
