@@ -1,4 +1,4 @@
-/* netdev.c: wire a network backend (a tap for now) to a virtio-net device, the event loop and a virtio slot. */
+/* netdev.c: wire a network backend (tap, passt, stream socket) to a virtio-net device, the event loop, a slot. */
 #include "vmm/netdev.h"
 
 #include <errno.h>
@@ -7,30 +7,40 @@
 
 #include "vmm/vm.h"
 
-int netdev_parse(const char *spec, char ifname[16], uint8_t mac[6], char *err, size_t errlen)
+int netdev_parse(const char *spec, enum netdev_kind *kind, char arg[NETDEV_ARG_MAX], uint8_t mac[6], char *err,
+		 size_t errlen)
 {
-	const char *name, *comma;
-	size_t len;
-
-	if (strncmp(spec, "tap:", 4)) {
-		snprintf(err, errlen, "bad --net '%s': the backend must be tap:IFNAME", spec);
-		return -EINVAL;
-	}
-	name = spec + 4;
-	comma = strchr(name, ',');
-	len = comma ? (size_t)(comma - name) : strlen(name);
-	if (len == 0 || len > 15) {
-		snprintf(err, errlen, "bad --net '%s': an interface name has 1 to 15 characters", spec);
-		return -EINVAL;
-	}
-	memcpy(ifname, name, len);
-	ifname[len] = '\0';
-	if (!comma) {
-		virtio_net_mac_from_seed(ifname, mac);
-		return 0;
-	}
+	const char *rest, *comma = strchr(spec, ',');
+	size_t head = comma ? (size_t)(comma - spec) : strlen(spec), len = 0;
 	unsigned b[6];
 	char end;
+
+	arg[0] = '\0';
+	if (head == 4 && !strncmp(spec, "user", 4)) {
+		*kind = NETDEV_USER;
+	} else if (!strncmp(spec, "tap:", 4) || !strncmp(spec, "stream:", 7)) {
+		*kind = spec[0] == 't' ? NETDEV_TAP : NETDEV_STREAM;
+		rest = spec + (*kind == NETDEV_TAP ? 4 : 7);
+		len = head - (size_t)(rest - spec);
+		if (len == 0 || len >= (*kind == NETDEV_TAP ? 16 : NETDEV_ARG_MAX)) {
+			snprintf(err, errlen, "bad --net '%s': %s", spec,
+				 *kind == NETDEV_TAP ? "an interface name has 1 to 15 characters"
+						     : "a socket path has 1 to 107 characters");
+			return -EINVAL;
+		}
+		memcpy(arg, rest, len);
+		arg[len] = '\0';
+	} else {
+		snprintf(err, errlen, "bad --net '%s': the backend is tap:IFNAME, user or stream:PATH", spec);
+		return -EINVAL;
+	}
+	if (!comma) {
+		char seed[NETDEV_ARG_MAX + 8];
+
+		snprintf(seed, sizeof(seed), "%.*s", (int)head, spec);
+		virtio_net_mac_from_seed(seed, mac);
+		return 0;
+	}
 	if (strncmp(comma, ",mac=", 5) ||
 	    sscanf(comma + 5, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6 ||
 	    strlen(comma + 5) != 17 || (b[0] & 1)) {
@@ -44,14 +54,26 @@ int netdev_parse(const char *spec, char ifname[16], uint8_t mac[6], char *err, s
 
 int netdev_open(struct netdev *n, const char *spec, const char **why)
 {
-	char ifname[16], err[160];
+	char arg[NETDEV_ARG_MAX], err[160];
 	int r;
 
-	if (netdev_parse(spec, ifname, n->mac, err, sizeof(err)) < 0) {
+	n->tap.fd = n->stream.fd = -1;
+	if (netdev_parse(spec, &n->kind, arg, n->mac, err, sizeof(err)) < 0) {
 		*why = "is not a valid backend";
 		return -EINVAL;
 	}
-	if ((r = net_tap_open(&n->tap, ifname, &n->be, why)) < 0)
+	switch (n->kind) {
+	case NETDEV_TAP:
+		r = net_tap_open(&n->tap, arg, &n->be, why);
+		break;
+	case NETDEV_USER:
+		r = net_stream_passt(&n->stream, &n->be, why);
+		break;
+	default:
+		r = net_stream_connect(&n->stream, arg, &n->be, why);
+		break;
+	}
+	if (r < 0)
 		return r;
 	n->open = true;
 	return 0;
@@ -109,6 +131,9 @@ void netdev_close(struct netdev *n)
 	if (!n->open)
 		return;
 	virtio_net_close(&n->dev);
-	net_tap_close(&n->tap);
+	if (n->kind == NETDEV_TAP)
+		net_tap_close(&n->tap);
+	else
+		net_stream_close(&n->stream);
 	n->open = false;
 }

@@ -30,9 +30,11 @@ const char opts_usage[] =
     "                          a raw disk image as a virtio-blk disk (vda, vdb, ... in order; up to 8).\n"
     "                          ro: read-only; snapshot: writes go to a private overlay, the image never\n"
     "                          changes; serial: the ID the guest reads (20 bytes at most)\n"
-    "  -n, --net tap:IFNAME[,mac=MAC]\n"
-    "                          a virtio-net NIC on host tap interface IFNAME (created if missing, which\n"
-    "                          needs CAP_NET_ADMIN); eth0, eth1, ... in order. Default MAC: stable per name\n"
+    "  -n, --net BACKEND[,mac=MAC]\n"
+    "                          a virtio-net NIC (eth0, eth1, ... in order; default MAC stable per BACKEND):\n"
+    "                          tap:IFNAME  host tap IFNAME (created if missing: needs CAP_NET_ADMIN)\n"
+    "                          user        rootless: kvmini starts passt (DHCP, the host's network)\n"
+    "                          stream:PATH a passt-compatible stream socket someone else started\n"
     "      --console KIND      where the guest's serial console goes: stdio (default), file:PATH, none\n"
     "      --timeout SECONDS   stop the guest after this long and exit with 124\n"
     "      --stats             at exit, print VM exit counts and memory use to stderr\n"
@@ -197,14 +199,15 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			break;
 		}
 		case 'n': {
-			char ifname[16];
+			char arg[NETDEV_ARG_MAX];
+			enum netdev_kind kind;
 			uint8_t mac[6];
 
 			if (o->ndisks + o->nnets >= OPTS_MAX_DISKS) {
 				snprintf(err, errlen, "too many disks and NICs (at most %d in all)", OPTS_MAX_DISKS);
 				return -EINVAL;
 			}
-			if (netdev_parse(optarg, ifname, mac, err, errlen) < 0)
+			if (netdev_parse(optarg, &kind, arg, mac, err, errlen) < 0)
 				return -EINVAL;
 			o->nets[o->nnets++] = optarg;
 			break;

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "vmm/netdev.h"
 #include "vmm/opts.h"
 
 #define KiB (1ULL << 10)
@@ -468,6 +469,41 @@ static void test_disks(void **state)
 		   err, "too many disks");
 }
 
+static void test_nets(void **state)
+{
+	struct opts o;
+	char err[ERRLEN], arg[NETDEV_ARG_MAX];
+	enum netdev_kind kind;
+	uint8_t mac[6], mac2[6];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "-k", "k", "-n", "tap:tap0", "--net", "user", "-n", "stream:/run/p.sock"), 0);
+	assert_int_equal(o.nnets, 3);
+	assert_int_equal(netdev_parse("tap:tap0,mac=52:54:00:12:34:56", &kind, arg, mac, err, ERRLEN), 0);
+	assert_int_equal(kind, NETDEV_TAP);
+	assert_string_equal(arg, "tap0");
+	assert_int_equal(mac[0], 0x52);
+	assert_int_equal(mac[5], 0x56);
+	assert_int_equal(netdev_parse("stream:/run/p.sock", &kind, arg, mac, err, ERRLEN), 0);
+	assert_int_equal(kind, NETDEV_STREAM);
+	assert_string_equal(arg, "/run/p.sock");
+	/* The default MAC: stable for a spec, locally administered and unicast, different for another spec. */
+	assert_int_equal(netdev_parse("user", &kind, arg, mac, err, ERRLEN), 0);
+	assert_int_equal(kind, NETDEV_USER);
+	assert_int_equal(netdev_parse("user", &kind, arg, mac2, err, ERRLEN), 0);
+	assert_memory_equal(mac, mac2, 6);
+	assert_int_equal(mac[0] & 3, 2);
+	assert_int_equal(netdev_parse("tap:other", &kind, arg, mac2, err, ERRLEN), 0);
+	assert_memory_not_equal(mac, mac2, 6);
+	expect_err(PARSE(&o, err, "-k", "k", "-n", "tap:"), err, "interface name");
+	expect_err(PARSE(&o, err, "-k", "k", "-n", "tap:sixteen-characters"), err, "interface name");
+	expect_err(PARSE(&o, err, "-k", "k", "-n", "slirp"), err, "tap:IFNAME, user or stream:PATH");
+	expect_err(PARSE(&o, err, "-k", "k", "-n", "user,mac=01:00:00:00:00:01"), err, "unicast");
+	expect_err(PARSE(&o, err, "-k", "k", "-n", "user,mac=52:54:00:12:34"), err, "mac=");
+	expect_err(PARSE(&o, err, "-k", "k", "-n", "user,mac=52:54:00:12:34:56:78"), err, "mac=");
+	expect_err(PARSE(&o, err, "-k", "k", "-n", "users"), err, NULL);
+}
+
 static void test_small_err_buffer(void **state)
 {
 	struct opts o;
@@ -502,6 +538,7 @@ int main(void)
 	    cmocka_unit_test(test_small_err_buffer),
 	    cmocka_unit_test(test_cpus),
 	    cmocka_unit_test(test_disks),
+	    cmocka_unit_test(test_nets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
