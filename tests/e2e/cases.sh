@@ -18,7 +18,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -706,6 +706,50 @@ case_net_tap() {
 		pass net-tap "ping, then 32 MiB each way intact (md5), exit 0"
 	fi
 	rm -f "$IN/net-h2g"
+}
+
+# -n user: kvmini starts passt; the guest gets an address by DHCP and sends 4 MiB to a server on this host's
+# loopback through the gateway address passt maps to it. This host's only interface besides lo is a dummy on
+# 192.0.2.0/24 (TEST-NET-1), so passt has a route to copy and nothing can leave.
+# passt_left: is a passt process still running? (busybox in L1 has ps but no pgrep)
+# shellcheck disable=SC2009
+passt_left() { ps 2>/dev/null | grep -q '[p]asst'; }
+
+case_net_user() {
+	d=$(newdir net-user)
+	if ! command -v passt >/dev/null 2>&1; then
+		fail net-user "passt is not installed (apt-get install passt)"
+		return
+	fi
+	# passt drops root privileges to "nobody": the L1 testbed's minimal /etc/passwd lacks it.
+	grep -q '^nobody:' /etc/passwd 2>/dev/null || echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>/etc/passwd
+	ip link set lo up 2>/dev/null # passt reaches this host's server through loopback
+	if ! ip link show kvdummy0 >/dev/null 2>&1; then
+		ip link add kvdummy0 type dummy 2>"$d/ip.err" && ip addr add 192.0.2.10/24 dev kvdummy0 &&
+			ip link set kvdummy0 up && ip route add default via 192.0.2.1 dev kvdummy0 2>>"$d/ip.err"
+	fi
+	mkfifo "$d/hold"
+	exec 3<>"$d/hold"
+	busybox nc -l -p 5000 <"$d/hold" >"$d/recv" 2>/dev/null &
+	l1=$!
+	"$TMARK" -t "$(limit 40)" -r "$d/rep" '' -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" -n user --stats \
+		-a "$BASE_CMDLINE quiet kvmini.test=net-user kvmini.end=poweroff" </dev/null >"$d/out" 2>"$d/err"
+	kill $l1 2>/dev/null
+	wait $l1 2>/dev/null
+	exec 3>&-
+	tx=$(sed -n 's/^KVMINI_TX_MD5=\([0-9a-f]*\).*/\1/p' "$d/out" | head -n1)
+	got=$(md5sum <"$d/recv" | cut -d' ' -f1)
+	if [ "$(key "$d/rep" status)" != 0 ]; then
+		fail net-user "$(why_boot "$d")" "$d/out" "$d/err" "$d/ip.err"
+	elif ! grep -aq KVMINI_DHCP_OK "$d/out"; then
+		fail net-user "the guest got no DHCP lease from passt" "$d/out" "$d/err"
+	elif [ -z "$tx" ] || [ "$tx" != "$got" ]; then
+		fail net-user "md5 ${tx:-none} sent, $got received ($(wc -c <"$d/recv") bytes)" "$d/out" "$d/err"
+	elif passt_left; then
+		fail net-user "passt still runs after kvmini exited"
+	else
+		pass net-user "$(grep -a -m1 KVMINI_DHCP_OK "$d/out" | tr -d '\r' | cut -d' ' -f2-), 4 MiB intact, passt gone"
+	fi
 }
 
 boottime() {

@@ -5,6 +5,18 @@
 # reads; kernel messages stay on ttyS0, the console, so they never split a result line.
 
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+# First move from the initramfs (rootfs, which cannot be pivot_root'ed) to a tmpfs root, as a real host's
+# root is a mounted file system: passt (kvmini -n user) sandboxes itself with pivot_root and fails otherwise.
+if [ "$$" = 1 ] && [ ! -e /.switched ]; then
+	mkdir -p /newroot
+	if mount -t tmpfs -o size=2g tmpfs /newroot 2>/newroot.err &&
+		tar -cf - bin etc init lib lib64 root sbin usr e2e 2>/dev/null | tar -C /newroot -xf - 2>>/newroot.err; then
+		mkdir -p /newroot/proc /newroot/sys /newroot/dev /newroot/tmp
+		touch /newroot/.switched
+		exec switch_root /newroot /init
+	fi
+	echo "l1-init: could not move to a tmpfs root ($(cat /newroot.err 2>/dev/null)); going on from the initramfs" >/dev/console
+fi
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 exec </dev/null >/dev/console 2>&1
 mount -t proc proc /proc

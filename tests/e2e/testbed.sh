@@ -75,8 +75,8 @@ if [ "$cmd" != probe ]; then
 		files+=(-f "$(readlink -f "$lib"):$lib")
 	done < <(ldd "$KVMINI" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
 fi
-# Host-side checkers of the disk cases (e2fsprogs), with their libraries.
-for tool in e2fsck debugfs; do
+# Host-side checkers of the disk cases (e2fsprogs) and passt (kvmini -n user), with their libraries.
+for tool in e2fsck debugfs passt; do
 	bin=$(command -v "$tool" || true)
 	[ -n "$bin" ] || continue
 	files+=(-f "$(readlink -f "$bin"):/usr/sbin/$tool")
@@ -110,7 +110,7 @@ conf=$WORK/testbed.conf
 files+=(-f "$conf:/etc/testbed.conf")
 l1_initrd=$WORK/l1.cpio.gz
 t0=$(date +%s.%N)
-"$REPO_ROOT/guest/mkinitramfs.sh" -o "$l1_initrd" -i "$E2E_DIR/l1-init.sh" -k "$KERNEL_MODDIR" -M kvm_amd,tun "${files[@]}"
+"$REPO_ROOT/guest/mkinitramfs.sh" -o "$l1_initrd" -i "$E2E_DIR/l1-init.sh" -k "$KERNEL_MODDIR" -M kvm_amd,tun,dummy "${files[@]}"
 log "testbed: L1 initramfs $(du -k "$l1_initrd" | cut -f1) KiB built in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
 
 if [ "$cmd" = shell ]; then
