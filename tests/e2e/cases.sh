@@ -18,7 +18,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user net-flood"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -749,6 +749,50 @@ case_net_user() {
 		fail net-user "passt still runs after kvmini exited"
 	else
 		pass net-user "$(grep -a -m1 KVMINI_DHCP_OK "$d/out" | tr -d '\r' | cut -d' ' -f2-), 4 MiB intact, passt gone"
+	fi
+}
+
+# proc_cpu_ticks PID: user + system clock ticks the process has used so far.
+proc_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+proc_rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
+
+# A guest that posts no RX buffers (eth0 never brought up) while this host floods its tap: kvmini must
+# stop reading the tap (no busy loop, no queue of its own), so its CPU use stays low and its RSS flat.
+case_net_flood() {
+	d=$(newdir net-flood)
+	tap=kvfl$$
+	"$KVMINI" run -k "$KERNEL" -i "$INITRD" -n "tap:$tap" --timeout "$(limit 60)" --stats \
+		-a "$BASE_CMDLINE quiet kvmini.test=net-idle" </dev/null >"$d/out" 2>"$d/err" &
+	pid=$!
+	if ! wait_line "$d/out" KVMINI_NET_IDLE $pid "$(limit 25)"; then
+		kill -KILL $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		fail net-flood "the guest never printed KVMINI_NET_IDLE" "$d/out" "$d/err"
+		return
+	fi
+	mac=$(sed -n 's/^KVMINI_NET_IDLE \([0-9a-f:]*\).*/\1/p' "$d/out" | tr -d '\r' | head -n1)
+	{ ip addr add 192.0.2.1/24 dev "$tap" && ip link set "$tap" up && busybox arp -i "$tap" -s 192.0.2.2 "$mac"; } 2>"$d/ip.err"
+	rss0=$(proc_rss_kb $pid) c0=$(proc_cpu_ticks $pid)
+	# 5 s of 1400-byte pings to the guest from three senders, one every millisecond each (busybox has no UDP
+	# flood tool); nobody answers, so they never slow down.
+	for f in 1 2 3; do busybox ping -q -i 0.001 -s 1400 -w 5 192.0.2.2 >"$d/ping.$f" 2>&1 & done
+	sleep 5
+	c1=$(proc_cpu_ticks $pid) rss1=$(proc_rss_kb $pid)
+	sleep 1 # the pings end by themselves (-w 5)
+	sent=$(cat "/sys/class/net/$tap/statistics/tx_packets" 2>/dev/null || echo 0)
+	drops=$(cat "/sys/class/net/$tap/statistics/tx_dropped" 2>/dev/null || echo 0)
+	kill -KILL $pid
+	wait 2>/dev/null
+	hz=100 # /proc/PID/stat counts in USER_HZ, 100 on Linux
+	cpu=$(((c1 - c0) * 100 / (5 * hz)))
+	if [ "$((sent + drops))" -lt 1000 ]; then
+		fail net-flood "the flood did not reach the tap ($sent sent, $drops dropped; mac '$mac')" "$d/ip.err" "$d/ping.1" "$d/err"
+	elif [ "$cpu" -gt 20 ]; then
+		fail net-flood "kvmini used ${cpu}% CPU while the guest had no RX buffers" "$d/err"
+	elif [ "${rss1:-0}" -gt "$((${rss0:-0} + 4096))" ]; then
+		fail net-flood "kvmini's RSS grew from $rss0 to $rss1 KiB under the flood" "$d/err"
+	else
+		pass net-flood "5 s flood: the host dropped $drops frames at the tap (kvmini took $sent); kvmini ${cpu}% CPU, RSS $rss0 -> $rss1 KiB"
 	fi
 }
 
