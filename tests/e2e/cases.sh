@@ -724,10 +724,9 @@ case_net_user() {
 	# passt drops root privileges to "nobody": the L1 testbed's minimal /etc/passwd lacks it.
 	grep -q '^nobody:' /etc/passwd 2>/dev/null || echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>/etc/passwd
 	ip link set lo up 2>/dev/null # passt reaches this host's server through loopback
-	if ! ip link show kvdummy0 >/dev/null 2>&1; then
-		ip link add kvdummy0 type dummy 2>"$d/ip.err" && ip addr add 192.0.2.10/24 dev kvdummy0 &&
-			ip link set kvdummy0 up && ip route add default via 192.0.2.1 dev kvdummy0 2>>"$d/ip.err"
-	fi
+	ip link del kvdummy0 2>/dev/null
+	ip link add kvdummy0 type dummy 2>"$d/ip.err" && ip addr add 192.0.2.10/24 dev kvdummy0 &&
+		ip link set kvdummy0 up && ip route add default via 192.0.2.1 dev kvdummy0 2>>"$d/ip.err"
 	mkfifo "$d/hold"
 	exec 3<>"$d/hold"
 	busybox nc -l -p 5000 <"$d/hold" >"$d/recv" 2>/dev/null &
@@ -737,6 +736,8 @@ case_net_user() {
 	kill $l1 2>/dev/null
 	wait $l1 2>/dev/null
 	exec 3>&-
+	# The dummy's 192.0.2.0/24 route would catch the next case's traffic to its tap.
+	ip link del kvdummy0 2>/dev/null
 	tx=$(sed -n 's/^KVMINI_TX_MD5=\([0-9a-f]*\).*/\1/p' "$d/out" | head -n1)
 	got=$(md5sum <"$d/recv" | cut -d' ' -f1)
 	if [ "$(key "$d/rep" status)" != 0 ]; then
@@ -828,6 +829,14 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 # shellcheck disable=SC2086 # the default list is split into words
 [ $# -gt 0 ] || set -- $ALL_CASES
 for c in "$@"; do
+	case $c in
+	net-*)
+		if [ -n "${KVMINI_E2E_NONETNS:-}" ]; then
+			fail "$c" "no network namespace of its own ($KVMINI_E2E_NONETNS); run as root"
+			continue
+		fi
+		;;
+	esac
 	case " $ALL_CASES " in
 	*" $c "*)
 		t0=$(uptime_s)

@@ -33,8 +33,20 @@ extract_vmlinux "$VMLINUX"
 if [ "$E2E_MODE" = host ]; then
 	TMARK=$(build_tool tmark)
 	export TMARK TINY=$REPO_ROOT/$KVMINI_BUILD/guest
+	# The network cases make taps, a dummy interface and routes on 192.0.2.0/24: run the cases in a network
+	# namespace of their own, so this host's interfaces and routes are never touched (L1 is one already).
+	if unshare --net true 2>/dev/null; then
+		netns="unshare --net"
+	elif unshare --user --map-root-user --net true 2>/dev/null; then
+		netns="unshare --user --map-root-user --net"
+	else
+		netns="" KVMINI_E2E_NONETNS="unshare --net failed"
+		export KVMINI_E2E_NONETNS
+		echo "e2e: no network namespace (unshare --net failed): the network cases will fail, not touch this host"
+	fi
 	# cases.sh is POSIX sh; run it with the system sh (dash) as it runs under busybox ash in L1.
-	exec sh "$E2E_DIR/cases.sh" "$@"
+	# shellcheck disable=SC2086 # $netns is a command prefix
+	exec $netns sh "$E2E_DIR/cases.sh" "$@"
 fi
 if [ "${1:-}" = boottime ]; then
 	exec "$E2E_DIR/testbed.sh" "$@"
