@@ -134,7 +134,10 @@ int net_stream_connect(struct net_stream *s, const char *path, struct net_backen
 	if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    fcntl(s->fd, F_SETFL, O_NONBLOCK) < 0) {
 		err = -errno;
-		*why = "cannot connect to its socket";
+		*why = err == -ENOENT	      ? "cannot connect to its socket: no such file"
+		       : err == -ECONNREFUSED ? "cannot connect to its socket: nobody listens on it"
+		       : err == -EACCES	      ? "cannot connect to its socket: permission denied"
+					      : "cannot connect to its socket";
 		if (s->fd >= 0)
 			close(s->fd);
 		s->fd = -1;

@@ -18,7 +18,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user net-flood"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user net-stream net-refused net-flood"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -715,23 +715,24 @@ case_net_tap() {
 # shellcheck disable=SC2009
 passt_left() { ps 2>/dev/null | grep -q '[p]asst'; }
 
-case_net_user() {
-	d=$(newdir net-user)
-	if ! command -v passt >/dev/null 2>&1; then
-		fail net-user "passt is not installed (apt-get install passt)"
-		return
-	fi
-	# passt drops root privileges to "nobody": the L1 testbed's minimal /etc/passwd lacks it.
+# net_passt NAME NETSPEC: the guest gets an address by DHCP from passt and sends 4 MiB to this host's loopback.
+# net_dummy_up: the network passt copies: a dummy on 192.0.2.0/24 with a default route, lo up (passt reaches this
+# host's server through loopback). passt drops root privileges to "nobody": L1's minimal /etc/passwd lacks it.
+net_dummy_up() {
 	grep -q '^nobody:' /etc/passwd 2>/dev/null || echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>/etc/passwd
-	ip link set lo up 2>/dev/null # passt reaches this host's server through loopback
+	ip link set lo up 2>/dev/null
 	ip link del kvdummy0 2>/dev/null
 	ip link add kvdummy0 type dummy 2>"$d/ip.err" && ip addr add 192.0.2.10/24 dev kvdummy0 &&
 		ip link set kvdummy0 up && ip route add default via 192.0.2.1 dev kvdummy0 2>>"$d/ip.err"
+}
+
+net_passt() {
+	name=$1 spec=$2
 	mkfifo "$d/hold"
 	exec 3<>"$d/hold"
 	busybox nc -l -p 5000 <"$d/hold" >"$d/recv" 2>/dev/null &
 	l1=$!
-	"$TMARK" -t "$(limit 40)" -r "$d/rep" '' -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" -n user --stats \
+	"$TMARK" -t "$(limit 40)" -r "$d/rep" '' -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" -n "$spec" --stats \
 		-a "$BASE_CMDLINE quiet kvmini.test=net-user kvmini.end=poweroff" </dev/null >"$d/out" 2>"$d/err"
 	kill $l1 2>/dev/null
 	wait $l1 2>/dev/null
@@ -741,15 +742,87 @@ case_net_user() {
 	tx=$(sed -n 's/^KVMINI_TX_MD5=\([0-9a-f]*\).*/\1/p' "$d/out" | head -n1)
 	got=$(md5sum <"$d/recv" | cut -d' ' -f1)
 	if [ "$(key "$d/rep" status)" != 0 ]; then
-		fail net-user "$(why_boot "$d")" "$d/out" "$d/err" "$d/ip.err"
+		fail "$name" "$(why_boot "$d")" "$d/out" "$d/err" "$d/ip.err"
+		return 1
 	elif ! grep -aq KVMINI_DHCP_OK "$d/out"; then
-		fail net-user "the guest got no DHCP lease from passt" "$d/out" "$d/err"
+		fail "$name" "the guest got no DHCP lease from passt" "$d/out" "$d/err"
+		return 1
 	elif [ -z "$tx" ] || [ "$tx" != "$got" ]; then
-		fail net-user "md5 ${tx:-none} sent, $got received ($(wc -c <"$d/recv") bytes)" "$d/out" "$d/err"
+		fail "$name" "md5 ${tx:-none} sent, $got received ($(wc -c <"$d/recv") bytes)" "$d/out" "$d/err"
+		return 1
+	fi
+	lease=$(grep -a -m1 KVMINI_DHCP_OK "$d/out" | tr -d '\r' | cut -d' ' -f2-)
+}
+
+# -n user: kvmini starts passt; the guest gets an address by DHCP and sends 4 MiB to a server on this host's
+# loopback through the gateway address passt maps to it. This host's only interface besides lo is a dummy on
+# 192.0.2.0/24 (TEST-NET-1), so passt has a route to copy and nothing can leave.
+# passt_left: is a passt process still running? (busybox in L1 has ps but no pgrep)
+# shellcheck disable=SC2009
+passt_left() { ps 2>/dev/null | grep -q '[p]asst'; }
+
+case_net_user() {
+	d=$(newdir net-user)
+	if ! command -v passt >/dev/null 2>&1; then
+		fail net-user "passt is not installed (apt-get install passt)"
+	elif ! net_dummy_up || ! net_passt net-user user; then
+		:
 	elif passt_left; then
 		fail net-user "passt still runs after kvmini exited"
 	else
-		pass net-user "$(grep -a -m1 KVMINI_DHCP_OK "$d/out" | tr -d '\r' | cut -d' ' -f2-), 4 MiB intact, passt gone"
+		pass net-user "$lease, 4 MiB intact, passt gone"
+	fi
+}
+
+# -n stream:SOCKET: a passt the user started instead of one kvmini starts.
+case_net_stream() {
+	d=$(newdir net-stream)
+	if ! command -v passt >/dev/null 2>&1; then
+		fail net-stream "passt is not installed (apt-get install passt)"
+		return
+	fi
+	net_dummy_up
+	# As a user would: not as root (passt started as root switches to nobody and the socket is not seen).
+	mkdir -p "$d/run" && chown 65534:65534 "$d/run"
+	sock=$d/run/passt.sock
+	busybox su -s /bin/sh nobody -c "exec passt -f -s '$sock'" >"$d/passt.log" 2>&1 &
+	pp=$!
+	i=0
+	while ! grep -q 'socket bound' "$d/passt.log" && [ $i -lt 100 ] && kill -0 $pp 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if ! grep -q 'socket bound' "$d/passt.log"; then
+		kill $pp 2>/dev/null
+		ip link del kvdummy0 2>/dev/null
+		fail net-stream "passt made no socket at $sock" "$d/passt.log"
+	elif net_passt net-stream "stream:$sock"; then
+		pass net-stream "$lease through passt's socket, 4 MiB intact"
+	fi
+	kill $pp 2>/dev/null
+	wait $pp 2>/dev/null
+}
+
+# tap: without /dev/net/tun (an empty /dev/net in a mount namespace of its own), and without the right to
+# create a tap (as nobody): 125 and one line each.
+case_net_refused() {
+	d=$(newdir net-refused)
+	grep -q '^nobody:' /etc/passwd 2>/dev/null || echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>/etc/passwd
+	busybox unshare -m sh -c 'mount -t tmpfs none /dev/net && exec "$@"' sh "$TMARK" -t "$(limit 20)" -r "$d/rep1" '' -- \
+		"$KVMINI" run -k "$KERNEL" -n tap:kvnotun </dev/null >"$d/out1" 2>"$d/err1"
+	busybox su -s /bin/sh nobody -c "exec \"$KVMINI\" run -k \"$KERNEL\" -n tap:kvnoperm" </dev/null >"$d/out2" 2>"$d/err2"
+	st2=$?
+	st1=$(key "$d/rep1" status)
+	if [ "$st1" != 125 ] || [ "$(lines "$d/err1")" != 1 ]; then
+		fail net-refused "no /dev/net/tun: exit $st1 with $(lines "$d/err1") lines on stderr, want 125 and 1" "$d/err1"
+	elif ! grep -q 'tun' "$d/err1"; then
+		fail net-refused "no /dev/net/tun: the message does not name it" "$d/err1"
+	elif [ "$st2" != 125 ] || [ "$(lines "$d/err2")" != 1 ]; then
+		fail net-refused "as nobody: exit $st2 with $(lines "$d/err2") lines on stderr, want 125 and 1" "$d/err2"
+	elif ! grep -q 'kvnoperm' "$d/err2"; then
+		fail net-refused "as nobody: the message is not about the tap (can nobody read the kernel?)" "$d/err2"
+	else
+		pass net-refused "$(first_line "$d/err1") / $(first_line "$d/err2")"
 	fi
 }
 
