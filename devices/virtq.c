@@ -3,6 +3,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Byte offsets inside the driver area (avail ring) and the device area (used ring), virtio 1.2 section 2.7. */
@@ -291,4 +292,19 @@ bool virtq_enable_notify(struct virtq *q)
 	/* avail_event must be visible before we look at avail.idx again, or a kick could be missed. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return load16(q->avail + AVAIL_IDX, __ATOMIC_ACQUIRE) != q->last_avail;
+}
+
+int virtq_describe(const struct virtq *q, char *buf, size_t len)
+{
+	if (!q->active)
+		return snprintf(buf, len, "inactive%s", q->broken ? " (broken)" : "");
+	/* The driver's fields are read as they are now: a snapshot for a person, never acted on. */
+	return snprintf(buf, len,
+			"size=%u avail.idx=%u last_avail=%u used.idx=%u avail.flags=%u used_event=%u avail_event=%u "
+			"signalled=%u%s",
+			q->num, load16(q->avail + AVAIL_IDX, __ATOMIC_ACQUIRE), q->last_avail, q->used_idx,
+			load16(q->avail + AVAIL_FLAGS, __ATOMIC_RELAXED),
+			q->event_idx ? load16(q->avail + AVAIL_RING + 2 * q->num, __ATOMIC_RELAXED) : 0,
+			q->event_idx ? load16(q->used + USED_RING + USED_ELEM * q->num, __ATOMIC_RELAXED) : 0,
+			q->signalled_used, q->broken ? " broken" : "");
 }

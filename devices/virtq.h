@@ -106,5 +106,7 @@ bool virtq_should_notify(struct virtq *q);
 /* Before going idle with EVENT_IDX: publish avail_event = last_avail so the driver kicks on its next buffer.
  * Returns true when more buffers arrived meanwhile (the device should pop again). Without EVENT_IDX, false. */
 bool virtq_enable_notify(struct virtq *q);
+/* One line of the queue's state for a person (kvmini --stats at a time-out): our indices and the driver's. */
+int virtq_describe(const struct virtq *q, char *buf, size_t len);
 
 #endif
