@@ -29,6 +29,17 @@ $(B)/guest/%.bzImage: guest/tiny/%.S guest/tiny/bzimage.h
 	$(CC) -c -o $(B)/guest/$*.o $<
 	objcopy -O binary -j .text $(B)/guest/$*.o $@
 
+# The built-in init of `kvmini run -- CMD` (guest/runinit.c): a static binary that guest/runinit_blob.S embeds
+# into kvmini with .incbin (symbols in vmm/runinit.h). Only build/kvmini links it: this extra prerequisite
+# lands in the link rule's $^; the unit tests never see it.
+$(B)/guest/runinit: guest/runinit.c guest/runinit_out.c guest/runinit.h vmm/layout.h
+	@mkdir -p $(dir $@)
+	$(CC) -static -Os -s -Wall -Wextra -Werror -I. -D_GNU_SOURCE -o $@ $(filter %.c,$^)
+$(B)/obj/guest/runinit_blob.o: guest/runinit_blob.S $(B)/guest/runinit
+	@mkdir -p $(dir $@)
+	$(CC) -c -DRUNINIT_PATH='"$(B)/guest/runinit"' -o $@ $<
+$(B)/kvmini: $(B)/obj/guest/runinit_blob.o
+
 $(B)/kvmini: $(B)/obj/vmm/main.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -62,6 +62,16 @@
 #define PORT_ACPI_RESET	    0x602
 #define ACPI_RESET_VALUE    0x01
 #define ACPI_SLP_TYP_S5	    5 /* the \_S5 package's value; SLP_TYP sits in bits 2-4 of the sleep control register */
+/* The run channel (kvmini run -- CMD): how a guest reports back. Documented in README.md ("Exit status"). */
+#define PORT_EXIT	 0xf4  /* exit device: a 1-4 byte write of v ends kvmini with status v (0 included) */
+#define PORT_READY	 0x3f0 /* boot-ready marker: the init writes READY_VALUE once it runs (Firecracker's) */
+#define READY_VALUE	 123
+#define PORT_PROG_STDOUT 0x6f0 /* the built-in init relays the program's stdout here, byte string writes */
+#define PORT_PROG_STDERR 0x6f1 /* ... and its stderr: never mixed with the kernel's console (COM1) */
+/* Output in bulk: outl(PFN of a transfer page) hands kvmini {u32 stream (1 or 2), u32 len, u64 gpa[16]}: len bytes
+ * in up to 16 pages (each gpa[i] 4 KiB-aligned), so 64 KiB cost one exit, where KVM splits rep outsb per byte. */
+#define PORT_PROG_PAGES 0x6f4
+#define PROG_XFER_PAGES 16
 /* The PIC (0x20, 0xa0), PIT (0x40-0x43) and ELCR (0x4d0) are emulated inside KVM: kvmini never sees them. */
 
 /* Interrupt lines (GSIs of the in-kernel IOAPIC, same numbers on the PIC). */
