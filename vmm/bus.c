@@ -79,6 +79,22 @@ bool bus_access(struct bus *b, uint64_t addr, uint8_t *data, unsigned len, bool 
 	return false;
 }
 
+bool bus_write_string(struct bus *b, uint64_t addr, const uint8_t *data, unsigned len, unsigned count)
+{
+	const struct bus_range *r = bus_find(b, addr);
+	uint64_t off;
+
+	if (count > 1 && r && r->ops->write_string && len && (off = addr - r->base) <= r->len - len && len <= r->len) {
+		r->ops->write_string(r->dev, off, data, len, count);
+		return true;
+	}
+	bool claimed = true;
+
+	for (unsigned i = 0; i < count; i++)
+		claimed = bus_access(b, addr, (uint8_t *)data + (size_t)i * len, len, true) && claimed;
+	return claimed;
+}
+
 static void bus_sink_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 {
 	(void)dev;

@@ -10,6 +10,9 @@
 struct bus_ops {
 	void (*read)(void *dev, uint64_t off, uint8_t *data, unsigned len);
 	void (*write)(void *dev, uint64_t off, const uint8_t *data, unsigned len);
+	/* Optional: a string write (rep outs) of `count` items of `len` bytes at one port, as one call. Without it,
+	 * the bus calls write once per item. Port I/O only. */
+	void (*write_string)(void *dev, uint64_t off, const uint8_t *data, unsigned len, unsigned count);
 };
 
 struct bus_range {
@@ -37,6 +40,9 @@ const struct bus_range *bus_find(const struct bus *b, uint64_t addr);
 /* Dispatch one access; returns true when a device claimed it. An access that straddles the end of a range
  * is unclaimed (a device never sees an offset+len beyond its range). */
 bool bus_access(struct bus *b, uint64_t addr, uint8_t *data, unsigned len, bool is_write);
+
+/* A string write (rep outs): `count` items of `len` bytes to one address, in order; true when claimed. */
+bool bus_write_string(struct bus *b, uint64_t addr, const uint8_t *data, unsigned len, unsigned count);
 
 /* A claimed range that reads as all-ones and ignores writes (port 0x80, the POST/delay port). */
 extern const struct bus_ops bus_sink_ops;

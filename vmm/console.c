@@ -111,11 +111,14 @@ static void console_on_writable(void *opaque, uint32_t events)
 void console_uart_tx(void *opaque, uint8_t byte)
 {
 	struct console *c = opaque;
+	enum tail_event ev;
 
-	if (c->out_fd < 0)
-		return;
 	pthread_mutex_lock(&c->lock);
-	if (c->out_broken) {
+	if ((ev = tail_put(&c->tail, byte)) != TAIL_NONE && c->on_tail)
+		c->on_tail(c->tail_opaque, ev);
+	if (c->out_fd < 0) {
+		/* discarded */
+	} else if (c->out_broken) {
 		c->dropped++;
 	} else if (c->len == 0 && write(c->out_fd, &byte, 1) == 1) {
 		/* fast path: nothing queued, the byte went straight out */

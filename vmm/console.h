@@ -10,6 +10,7 @@
 
 #include "devices/uart16550.h"
 #include "vmm/evloop.h"
+#include "vmm/tail.h"
 
 #define CONSOLE_RING (1u << 20) /* guest output held while the reader is slow; beyond it, bytes are dropped */
 
@@ -41,6 +42,10 @@ struct console {
 	int wake_fd; /* eventfd: the UART has room again */
 	void (*quit)(void *opaque);
 	void *quit_opaque;
+	/* every byte, whatever the output: the last lines for reports, a kernel panic seen at once */
+	struct tail tail;
+	void (*on_tail)(void *opaque, enum tail_event ev); /* called with the lock held, on the vCPU thread */
+	void *tail_opaque;
 };
 
 /* Set up output (`path` for CONSOLE_FILE) and input (stdin unless `no_input`). The `quit` callback runs on the

@@ -16,6 +16,8 @@
 #include "vmm/boot.h"
 #include "vmm/layout.h"
 #include "vmm/opts.h"
+#include "vmm/runcmd.h"
+#include "vmm/runinit.h"
 #include "vmm/vm.h"
 
 #ifndef KVMINI_VERSION
@@ -56,7 +58,17 @@ static void on_quit(void *opaque)
 static void on_timeout(void *opaque, uint32_t events)
 {
 	(void)events;
-	vm_request_exit(opaque, EXIT_TIMEOUT, "time-out");
+	vm_request_exit(opaque, EXIT_TIMEOUT, "time-out (--timeout)");
+}
+
+static void on_boot_timeout(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+
+	(void)events;
+	if (!__atomic_load_n(&vm->stats.t_ready_ns, __ATOMIC_ACQUIRE))
+		vm_request_exit(vm, EXIT_TIMEOUT,
+				"boot time-out (--boot-timeout): the guest's init never said it was ready");
 }
 
 struct sigctx {
@@ -145,7 +157,34 @@ static void print_stats(struct vm *vm)
 			(double)(vm_now_ns() - vm->stats.t_start_ns) / 1e6);
 }
 
-static int arm_timer(struct vm *vm, double seconds)
+/* At a time-out: where each vCPU and each virtqueue stood (a guest waiting on a device shows up here). */
+static void dump_stuck(struct vm *vm)
+{
+	char q[256];
+
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_dump(&vm->vcpus[i], "state at time-out");
+	for (unsigned i = 0; i < vm->nvirtio; i++) {
+		struct virtio_mmio *t = vm->virtio[i].t;
+
+		pthread_mutex_lock(&t->lock);
+		fprintf(stderr, "kvmini: virtio slot %u: status=0x%x isr=0x%x\n", i, t->status, t->isr);
+		for (unsigned j = 0; j < t->ops->nqueues && j < VIRTIO_MMIO_MAX_QUEUES; j++) {
+			virtq_describe(&t->q[j], q, sizeof(q));
+			fprintf(stderr, "kvmini:   queue %u: %s\n", j, q);
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	for (unsigned i = 0; i < vm->nnets; i++) {
+		const struct virtio_net *n = &vm->net[i]->dev;
+
+		fprintf(stderr, "kvmini: eth%u: polling%s%s; rx: %u chains held, %u bytes pending; tx: %s\n", i,
+			n->poll & EPOLLIN ? " in" : "", n->poll & EPOLLOUT ? " out" : "", n->rx.nbuf, n->rx.pending,
+			n->tx.held ? "a frame held" : "none held");
+	}
+}
+
+static int arm_timer(struct vm *vm, double seconds, evloop_cb cb)
 {
 	struct itimerspec its = {0};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -158,7 +197,7 @@ static int arm_timer(struct vm *vm, double seconds)
 		its.it_value.tv_nsec = 1;
 	if (timerfd_settime(fd, 0, &its, NULL) < 0)
 		return -errno;
-	return evloop_add(&vm->loop, fd, EPOLLIN, on_timeout, vm);
+	return evloop_add(&vm->loop, fd, EPOLLIN, cb, vm);
 }
 
 /* Each opened disk, then each NIC, gets a virtio-mmio slot: interrupt, window, queue kicks (layout.h), in order. */
@@ -211,7 +250,8 @@ static int cmd_run(int argc, char **argv)
 	struct opts o;
 	struct kernel_image *kimg = calloc(1, sizeof(*kimg));
 	struct sigctx sc = {.vm = vm};
-	char err[256];
+	char err[512], console_file[4200];
+	bool console_tmp = false;
 	const char *why = "";
 	uint64_t ksize, isize = 0;
 	int kfd, ifd = -1, r;
@@ -232,7 +272,24 @@ static int cmd_run(int argc, char **argv)
 	/* No guest memory yet: RAM-size checks wait for the load, which reports them the same way. */
 	if (boot_probe(kimg, kfd, ksize, NULL, &why) < 0)
 		die("kernel %s: %s", o.kernel, why);
-	if (o.initrd) {
+	if (o.ncmd) {
+		/* The kernel's messages go to a file unless --console says otherwise: stdout is the program's. */
+		if (!o.console_set) {
+			const char *tmp = getenv("TMPDIR");
+
+			snprintf(console_file, sizeof(console_file), "%s/kvmini-console-%d.log",
+				 tmp && *tmp ? tmp : "/tmp", (int)getpid());
+			o.console = CONSOLE_FILE;
+			o.console_path = console_file;
+			console_tmp = true;
+		}
+		if (runcmd_initrd(&o, kvmini_runinit_start, (size_t)(kvmini_runinit_end - kvmini_runinit_start), &ifd,
+				  &isize, err, sizeof(err)) < 0)
+			die("%s", err);
+		if (isize >= o.mem)
+			die("the generated initramfs (%llu MiB) does not fit in %llu MiB of guest memory (raise -m)",
+			    (unsigned long long)(isize >> 20), (unsigned long long)(o.mem >> 20));
+	} else if (o.initrd) {
 		ifd = open_input(o.initrd, "initrd", &isize);
 		if (isize >= o.mem)
 			die("initrd %s: %llu MiB does not fit in %llu MiB of guest memory (raise -m)", o.initrd,
@@ -267,6 +324,7 @@ static int cmd_run(int argc, char **argv)
 		    kimg->cmdline_max);
 
 	vm_init(vm);
+	vm->run.want_status = o.ncmd > 0;
 	vm->ncpus = o.cpus;
 	if ((r = vm_open_kvm(vm, &why)) < 0) {
 		if (r == -ENOTSUP && strncmp(why, "KVM_CAP", 7) == 0)
@@ -279,7 +337,7 @@ static int cmd_run(int argc, char **argv)
 		die("%s: %s", why, strerror(-r));
 	if ((r = console_init(&vm->con, &vm->loop, o.console, o.console_path, on_quit, vm, &why)) < 0)
 		die("console %s: %s: %s", o.console_path ? o.console_path : "", why, strerror(-r));
-	if ((r = vm_add_legacy_devices(vm, &why)) < 0)
+	if ((r = vm_add_legacy_devices(vm, &why)) < 0 || (r = vm_runchan_setup(vm, &why)) < 0)
 		die("%s: %s", why, strerror(-r));
 	if ((r = attach_disks(vm, &why)) < 0)
 		die("%s: %s", why, strerror(-r));
@@ -307,7 +365,9 @@ static int cmd_run(int argc, char **argv)
 	sc.fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sc.fd < 0 || evloop_add(&vm->loop, sc.fd, EPOLLIN, on_signal, &sc) < 0)
 		die("signalfd: %s", strerror(errno));
-	if (o.timeout > 0 && (r = arm_timer(vm, o.timeout)) < 0)
+	if (o.timeout > 0 && (r = arm_timer(vm, o.timeout, on_timeout)) < 0)
+		die("timer: %s", strerror(-r));
+	if (o.boot_timeout > 0 && (r = arm_timer(vm, o.boot_timeout, on_boot_timeout)) < 0)
 		die("timer: %s", strerror(-r));
 	fatal_vm = vm;
 	if ((r = console_attach(&vm->con, &vm->com1)) < 0)
@@ -324,17 +384,26 @@ static int cmd_run(int argc, char **argv)
 	fatal_vm = NULL;
 	if (r < 0 && vm->exit_status < 0)
 		vm_request_exit(vm, EXIT_VMM_FAILURE, "event loop failed");
-	if (vm->exit_status == EXIT_TIMEOUT) {
-		fprintf(stderr, "kvmini: time-out after %g s: guest stopped\n", o.timeout);
-		if (o.stats) /* where was it stuck? */
-			for (unsigned i = 0; i < vm->ncpus; i++)
-				vcpu_dump(&vm->vcpus[i], "state at time-out");
+	vm->stats.t_end_ns = vm_now_ns();
+	if (vm->exit_status == EXIT_TIMEOUT || vm->exit_status == EXIT_PANIC) {
+		/* On stdio the console's lines are right above: only the reason then. */
+		if (o.console == CONSOLE_STDIO)
+			fprintf(stderr, "kvmini: %s\n", vm->exit_reason);
+		else
+			runcmd_report(vm, o.console == CONSOLE_FILE ? o.console_path : NULL);
+		if (o.stats && vm->exit_status == EXIT_TIMEOUT) /* where was it stuck? */
+			dump_stuck(vm);
 	}
 	if (o.stats) {
 		fprintf(stderr, "kvmini: exit: %s (status %d)\n", vm->exit_reason, vm->exit_status);
 		print_stats(vm);
 	}
 	close_disks(vm);
+	if (o.result && (r = runcmd_result(vm, o.result, o.console == CONSOLE_FILE ? o.console_path : NULL)) < 0)
+		fprintf(stderr, "kvmini: cannot write %s: %s\n", o.result, strerror(-r));
+	/* A console file kvmini chose itself is kept only when it may be needed: a failure, or --result names it. */
+	if (console_tmp && vm->exit_status <= EXIT_STATUS_MAX && !o.result)
+		unlink(o.console_path);
 	r = vm->exit_status;
 	vm_destroy(vm);
 	free(vm);

@@ -15,9 +15,12 @@
 
 const char opts_usage[] =
     "usage: kvmini run -k KERNEL [-i INITRD] [-a CMDLINE] [-m SIZE] [options]\n"
+    "       kvmini run -k KERNEL [options] -- CMD [ARGS...]\n"
     "       kvmini --help | --version\n"
     "\n"
     "Boot a Linux kernel in a KVM virtual machine with a serial console, ACPI and up to 64 CPUs.\n"
+    "With -- CMD, kvmini's own init runs CMD in the guest (no root file system needed): CMD's stdout and\n"
+    "stderr become kvmini's, the kernel's console goes to a file, and kvmini exits with CMD's status.\n"
     "\n"
     "  -k, --kernel PATH       the kernel: a bzImage (e.g. /boot/vmlinuz-*) or an ELF vmlinux with a PVH\n"
     "                          entry note; told apart by their magic\n"
@@ -35,8 +38,18 @@ const char opts_usage[] =
     "                          tap:IFNAME  host tap IFNAME (created if missing: needs CAP_NET_ADMIN)\n"
     "                          user        rootless: kvmini starts passt (DHCP, the host's network)\n"
     "                          stream:PATH a passt-compatible stream socket someone else started\n"
-    "      --console KIND      where the guest's serial console goes: stdio (default), file:PATH, none\n"
+    "      --console KIND      where the guest's serial console goes: stdio (default), file:PATH, none;\n"
+    "                          with a CMD: a file in $TMPDIR (kept when the run fails)\n"
     "      --timeout SECONDS   stop the guest after this long and exit with 124\n"
+    "      --boot-timeout SECONDS  exit with 124 if the init has not said it is ready by then\n"
+    "      --result FILE.json  at exit, write the exit reason, statuses, times and exit counts as JSON\n"
+    "  With a CMD:\n"
+    "      --add HOST[:GUEST]  copy a file or directory into the guest (GUEST: an absolute path; default:\n"
+    "                          the same path); repeatable\n"
+    "      --add-bin PATH      copy a program with its ELF interpreter and shared libraries; repeatable\n"
+    "                          (CMD itself is found on this host's PATH and added this way if needed)\n"
+    "      --modules DIR       kernel modules (e.g. /lib/modules/VERSION) the init loads: the power button,\n"
+    "                          evdev, and virtio for -d and -n (a module not found is taken as built in)\n"
     "      --stats             at exit, print VM exit counts and memory use to stderr\n"
     "  -h, --help              this text\n"
     "\n"
@@ -44,11 +57,16 @@ const char opts_usage[] =
     "Ctrl-A x quits.\n"
     "\n"
     "Exit status:\n"
-    "  0    the guest powered off, rebooted or reset (poweroff, reboot, ACPI or i8042 reset, triple fault),\n"
-    "       or Ctrl-A x\n"
-    "  124  --timeout expired\n"
+    "  0-122  the status the guest reported: CMD's, or a value written to the exit device (port 0xf4,\n"
+    "       1 to 4 bytes; from a shell: printf '\\007' | dd of=/dev/port bs=1 seek=244). A reported\n"
+    "       status of 123-255 becomes 1 (--result keeps the value)\n"
+    "  0    without a CMD: the guest powered off, rebooted or reset (poweroff, reboot, ACPI or i8042 reset,\n"
+    "       triple fault), or Ctrl-A x\n"
+    "  123  with a CMD: the guest stopped without reporting a status\n"
+    "  124  --timeout or --boot-timeout expired\n"
     "  125  kvmini could not start the guest (bad arguments, no /dev/kvm, unreadable or invalid kernel,\n"
     "       initrd too large); one line on stderr says why\n"
+    "  126  the guest kernel panicked (seen on the console); its last lines are on stderr\n"
     "  127  KVM failed to run the guest (internal error, unexpected exit); vCPU registers on stderr\n"
     "  128+N  kvmini was stopped by signal N: SIGHUP, or a second SIGINT/SIGTERM\n"
     "\n"
@@ -123,7 +141,55 @@ int opts_parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-enum { OPT_CONSOLE = 256, OPT_TIMEOUT, OPT_STATS };
+enum { OPT_CONSOLE = 256, OPT_TIMEOUT, OPT_STATS, OPT_ADD, OPT_ADD_BIN, OPT_MODULES, OPT_BOOT_TIMEOUT, OPT_RESULT };
+
+/* A repeatable option that collects its values. */
+static int opts_collect(const char **list, unsigned *n, const char *v, const char *name, char *err, size_t errlen)
+{
+	if (!*v) {
+		snprintf(err, errlen, "option '%s' needs a value", name);
+		return -EINVAL;
+	}
+	if (*n >= OPTS_MAX_FILES) {
+		snprintf(err, errlen, "too many %s options (at most %d)", name, OPTS_MAX_FILES);
+		return -EINVAL;
+	}
+	list[(*n)++] = v;
+	return 0;
+}
+
+/* After the options: nothing, or `--` and the CMD. Then the combinations that cannot work. */
+static int opts_check(struct opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0) {
+		snprintf(err, errlen, "unexpected argument '%s' (a command to run in the guest goes after --)",
+			 argv[optind]);
+		return -EINVAL;
+	}
+	if (optind < argc) {
+		o->cmd = argv + optind;
+		o->ncmd = (unsigned)(argc - optind);
+	}
+	if (!o->kernel) {
+		snprintf(err, errlen, "no kernel given (-k KERNEL)");
+		return -EINVAL;
+	}
+	if (o->ncmd && o->initrd) {
+		snprintf(err, errlen,
+			 "-i and a command after -- exclude each other: the command needs kvmini's own "
+			 "init, -i brings yours");
+		return -EINVAL;
+	}
+	if (!o->ncmd && (o->nadds || o->nbins || o->modules)) {
+		snprintf(err, errlen,
+			 "--add, --add-bin and --modules go with a command to run (kvmini run -k K ... -- "
+			 "CMD)");
+		return -EINVAL;
+	}
+	if (o->ncmd && !o->cmdline_set)
+		o->cmdline = OPTS_CMD_CMDLINE;
+	return 0;
+}
 
 int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -138,6 +204,11 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"stats", no_argument, NULL, OPT_STATS},
+	    {"add", required_argument, NULL, OPT_ADD},
+	    {"add-bin", required_argument, NULL, OPT_ADD_BIN},
+	    {"modules", required_argument, NULL, OPT_MODULES},
+	    {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
+	    {"result", required_argument, NULL, OPT_RESULT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -147,7 +218,8 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	    .mem = OPTS_DEFAULT_MEM, .cmdline = OPTS_DEFAULT_CMDLINE, .cpus = 1, .console = CONSOLE_STDIO};
 	optind = 0; /* GNU getopt: 0 re-initialises, so opts_parse can run more than once (tests) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:i:a:m:c:d:n:h", longopts, NULL)) != -1) {
+	/* "+": stop at the first non-option, so a CMD's own options are never taken for ours. */
+	while ((c = getopt_long(argc, argv, "+:k:i:a:m:c:d:n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->kernel = optarg;
@@ -157,6 +229,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			break;
 		case 'a':
 			o->cmdline = optarg;
+			o->cmdline_set = true;
 			break;
 		case 'm':
 			if (opts_parse_size(optarg, &o->mem) < 0 || o->mem % 4096) {
@@ -213,6 +286,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			break;
 		}
 		case OPT_CONSOLE:
+			o->console_set = true;
 			if (!strcmp(optarg, "stdio")) {
 				o->console = CONSOLE_STDIO;
 			} else if (!strcmp(optarg, "none")) {
@@ -234,6 +308,30 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 		case OPT_STATS:
 			o->stats = true;
 			break;
+		case OPT_ADD:
+			if (opts_collect(o->adds, &o->nadds, optarg, "--add", err, errlen) < 0)
+				return -EINVAL;
+			break;
+		case OPT_ADD_BIN:
+			if (opts_collect(o->bins, &o->nbins, optarg, "--add-bin", err, errlen) < 0)
+				return -EINVAL;
+			break;
+		case OPT_MODULES:
+			o->modules = optarg;
+			break;
+		case OPT_BOOT_TIMEOUT:
+			if (opts_parse_seconds(optarg, &o->boot_timeout) < 0) {
+				snprintf(err, errlen, "bad --boot-timeout '%s' (seconds, more than 0)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_RESULT:
+			if (!*optarg) {
+				snprintf(err, errlen, "option '--result' needs a file name");
+				return -EINVAL;
+			}
+			o->result = optarg;
+			break;
 		case 'h':
 			o->help = true;
 			return 0;
@@ -254,13 +352,5 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 		}
 		}
 	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
-		return -EINVAL;
-	}
-	if (!o->kernel) {
-		snprintf(err, errlen, "no kernel given (-k KERNEL)");
-		return -EINVAL;
-	}
-	return 0;
+	return opts_check(o, argc, argv, err, errlen);
 }

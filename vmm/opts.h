@@ -12,6 +12,9 @@
 #define OPTS_MAX_CPUS	     64
 #define OPTS_MAX_DISKS	     8 /* = GUEST_VIRTIO_MAX: every virtio device takes a slot */
 #define OPTS_DEFAULT_CMDLINE "console=ttyS0 reboot=k"
+/* With a CMD: the kernel log stays quiet (it goes to a file anyway) and a panic reboots at once. */
+#define OPTS_CMD_CMDLINE "console=ttyS0 reboot=k panic=-1 quiet"
+#define OPTS_MAX_FILES	 64
 
 struct opts {
 	const char *kernel, *initrd, *cmdline;
@@ -26,6 +29,18 @@ struct opts {
 	double timeout; /* seconds; 0 = none */
 	bool stats;
 	bool help;
+	bool console_set; /* --console was given (a CMD otherwise sends the console to a file) */
+	bool cmdline_set; /* -a was given */
+	/* kvmini run ... -- CMD [ARGS...]: the built-in init runs CMD and reports its status */
+	char **cmd;
+	unsigned ncmd;
+	const char *adds[OPTS_MAX_FILES]; /* --add HOST[:GUEST] */
+	unsigned nadds;
+	const char *bins[OPTS_MAX_FILES]; /* --add-bin PATH */
+	unsigned nbins;
+	const char *modules; /* --modules DIR */
+	double boot_timeout; /* seconds until the init says it is ready; 0 = none */
+	const char *result;  /* --result FILE.json */
 };
 
 /* Parse `kvmini run` arguments (argv[0] is "run"). 0, or -EINVAL with a message in err (size errlen). */

@@ -337,8 +337,11 @@ static int vcpu_handle_io(struct vcpu *v)
 	if ((size != 1 && size != 2 && size != 4) ||
 	    run->io.data_offset + (uint64_t)size * run->io.count > (uint64_t)v->vm->run_size)
 		return -EINVAL;
-	for (uint32_t i = 0; i < run->io.count; i++)
-		bus_access(&v->vm->pio, run->io.port, data + i * size, size, run->io.direction == KVM_EXIT_IO_OUT);
+	if (run->io.direction == KVM_EXIT_IO_OUT)
+		bus_write_string(&v->vm->pio, run->io.port, data, size, run->io.count);
+	else
+		for (uint32_t i = 0; i < run->io.count; i++)
+			bus_access(&v->vm->pio, run->io.port, data + i * size, size, false);
 	/* IER, LCR or MCR may have changed whether COM1's THR writes can be batched. */
 	if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port > PORT_COM1 && run->io.port < PORT_COM1 + 8)
 		vm_coalesce_update(v->vm);
@@ -390,12 +393,12 @@ static void *vcpu_thread(void *arg)
 			break;
 		case KVM_EXIT_SHUTDOWN:
 			/* A triple fault: how a PC resets when nothing else works (reboot=t). */
-			vm_request_exit(vm, EXIT_GUEST_DONE, "guest reset (triple fault)");
+			vm_guest_stopped(vm, "guest reset (triple fault)");
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
 			if (v->run->system_event.type == KVM_SYSTEM_EVENT_RESET ||
 			    v->run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
-				vm_request_exit(vm, EXIT_GUEST_DONE, "guest reset or shutdown (system event)");
+				vm_guest_stopped(vm, "guest reset or shutdown (system event)");
 				break;
 			}
 			/* a crash report or anything newer: not a clean end */

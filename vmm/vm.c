@@ -141,14 +141,13 @@ static int vm_irqfd(struct vm *vm, struct irq_line *l, unsigned gsi)
 
 static void vm_on_reset(void *opaque)
 {
-	vm_request_exit(opaque, EXIT_GUEST_DONE, "guest reset through the i8042 controller");
+	vm_guest_stopped(opaque, "guest reset through the i8042 controller");
 }
 
 static void vm_on_acpi(void *opaque, enum acpi_pm_event ev)
 {
-	vm_request_exit(opaque, EXIT_GUEST_DONE,
-			ev == ACPI_PM_POWEROFF ? "guest powered off (ACPI S5)"
-					       : "guest reset through the ACPI reset register");
+	vm_guest_stopped(opaque, ev == ACPI_PM_POWEROFF ? "guest powered off (ACPI S5)"
+							: "guest reset through the ACPI reset register");
 }
 
 void vm_coalesce_setup(struct vm *vm)
@@ -213,6 +212,10 @@ void vm_init(struct vm *vm)
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->com1_irq.fd = vm->ged_irq.fd = -1;
 	vm->exit_status = -1;
+	vm->run.guest_status = -1;
+	vm->run.panic_timer = -1;
+	vm->run.out_fd[1] = 1;
+	vm->run.out_fd[2] = 2;
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < GUEST_VIRTIO_MAX; i++) {
@@ -239,6 +242,16 @@ void vm_request_exit(struct vm *vm, int status, const char *reason)
 	evloop_stop(&vm->loop);
 }
 
+void vm_guest_stopped(struct vm *vm, const char *reason)
+{
+	if (vm->con.tail.panicked)
+		vm_request_exit(vm, EXIT_PANIC, "guest kernel panic");
+	else if (vm->run.want_status)
+		vm_request_exit(vm, EXIT_NO_STATUS, reason);
+	else
+		vm_request_exit(vm, EXIT_GUEST_DONE, reason);
+}
+
 void vm_destroy(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->ncpus; i++) {
@@ -255,6 +268,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->ged_irq.fd >= 0)
 		close(vm->ged_irq.fd);
 	vm_virtio_destroy(vm);
+	vm_runchan_destroy(vm);
 	coalesce_destroy(&vm->coal);
 	gmem_destroy(&vm->mem);
 	free(vm->cpuid);

@@ -10,6 +10,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/cmos.h"
 #include "devices/i8042.h"
+#include "devices/runport.h"
 #include "devices/uart16550.h"
 #include "devices/virtio_blk.h"
 #include "vmm/bus.h"
@@ -28,8 +29,11 @@
 /* kvmini's exit statuses (README "Exit status"). */
 enum {
 	EXIT_GUEST_DONE = 0,	/* the guest powered off, reset or rebooted, or the user quit */
-	EXIT_TIMEOUT = 124,	/* --timeout expired */
+	EXIT_STATUS_MAX = 122,	/* 0-122: the status the guest wrote to the exit device (123-255 become 1) */
+	EXIT_NO_STATUS = 123,	/* a CMD was given and the guest stopped without reporting a status */
+	EXIT_TIMEOUT = 124,	/* --timeout or --boot-timeout expired */
 	EXIT_SETUP = 125,	/* kvmini could not start the guest */
+	EXIT_PANIC = 126,	/* the guest kernel panicked */
 	EXIT_VMM_FAILURE = 127, /* KVM internal error or an exit kvmini cannot handle: registers on stderr */
 };
 
@@ -47,6 +51,18 @@ struct vcpu {
 struct vm_stats {
 	uint64_t exits_io, exits_mmio, exits_other;
 	uint64_t t_start_ns, t_first_run_ns; /* CLOCK_MONOTONIC: kvmini's main(), vCPU 0's first KVM_RUN */
+	uint64_t t_ready_ns, t_end_ns;	     /* the init's ready marker (0: none), the VM's end */
+};
+
+/* The host end of the run channel (devices/runport.h): status, readiness, the program's output, panics. */
+struct vm_runchan {
+	struct runport port;
+	bool want_status;     /* a CMD runs: a guest that stops without a status ends with EXIT_NO_STATUS */
+	int64_t guest_status; /* the raw value written to the exit device; -1: none */
+	int out_fd[3];	      /* [1] and [2]: where the program's stdout and stderr go */
+	bool out_broken[3];   /* the reader went away: the rest is dropped (counted) */
+	uint64_t out_bytes[3], out_dropped[3];
+	int panic_timer; /* a panic whose report never ends still ends the VM, 2 s later */
 };
 
 struct vm {
@@ -68,6 +84,7 @@ struct vm {
 	struct irq_line ged_irq;
 	struct acpi_pm pm;
 	struct coalesce coal; /* COM1's THR writes batched through KVM's ring */
+	struct vm_runchan run;
 	struct vm_virtio virtio[GUEST_VIRTIO_MAX];
 	unsigned nvirtio;
 	struct virtio_blk *disk[GUEST_VIRTIO_MAX]; /* vda, vdb, ... */
@@ -96,6 +113,13 @@ void vm_coalesce_update(struct vm *vm);
 void vm_press_power_button(struct vm *vm);
 /* End the VM with `status` (first caller wins); safe from any thread. */
 void vm_request_exit(struct vm *vm, int status, const char *reason);
+/* The guest stopped itself (poweroff, reset, triple fault): EXIT_PANIC after a panic, EXIT_NO_STATUS when a CMD
+ * gave none, else EXIT_GUEST_DONE. */
+void vm_guest_stopped(struct vm *vm, const char *reason);
+
+/* runchan.c: put the exit, ready and output ports on the bus and watch the console for panics. */
+int vm_runchan_setup(struct vm *vm, const char **why);
+void vm_runchan_destroy(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /* Now, CLOCK_MONOTONIC, in nanoseconds. */

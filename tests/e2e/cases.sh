@@ -18,7 +18,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user net-stream net-refused net-flood"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user net-stream net-refused net-flood cmd-missing cmd-status cmd-output cmd-panic cmd-timeout cmd-big-status cmd-sigterm exit-port"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -824,6 +824,137 @@ case_net_refused() {
 	else
 		pass net-refused "$(first_line "$d/err1") / $(first_line "$d/err2")"
 	fi
+}
+
+# ---- kvmini run -- CMD: the built-in init, the exit device, the status contract ----
+
+MODS=${KERNEL_MODDIR:-}
+ENVBIN=${KVMINI_E2E_ENV:-/usr/bin/env}
+
+# cmd NAME [kvmini options] -- CMD...: run it with tmark; sets $d and $st (stdout in $d/out, stderr in $d/err).
+cmd() {
+	d=$(newdir "$1")
+	shift
+	"$TMARK" -t "$(limit 40)" -r "$d/rep" '' -- "$KVMINI" run -k "$KERNEL" "$@" </dev/null >"$d/out" 2>"$d/err"
+	st=$(key "$d/rep" status)
+}
+
+case_cmd_status() {
+	cmd cmd-status -- /bin/sh -c 'exit 7'
+	s1=$st
+	cmd cmd-status -- true
+	s2=$st
+	cmd cmd-status -- false
+	s3=$st
+	if [ "$s1:$s2:$s3" != 7:0:1 ]; then
+		fail cmd-status "exit 7, true, false gave $s1, $s2, $s3; want 7, 0, 1" "$d/err"
+	else
+		pass cmd-status "sh -c 'exit 7' -> 7, true -> 0, false -> 1"
+	fi
+}
+
+# A dynamically linked host program (--add-bin) writes 1 MiB to stdout and a line to stderr: stdout is exactly
+# those bytes (no kernel line in it), stderr has the line.
+case_cmd_output() {
+	want=$(yes KVMINI-PROGRAM-OUTPUT | head -c 1048576 | md5sum | cut -d' ' -f1)
+	# env (dynamic: its libc and ld.so come along) runs busybox's sh, whose applets need no PATH entries.
+	cmd cmd-output --add-bin "$ENVBIN" --add /bin/busybox:/bin/sh -- "$ENVBIN" KVMINI_ENV=ok sh -c \
+		'yes KVMINI-PROGRAM-OUTPUT | head -c 1048576; echo "to-stderr $KVMINI_ENV" >&2'
+	got=$(md5sum <"$d/out" | cut -d' ' -f1)
+	if [ "$st" != 0 ]; then
+		fail cmd-output "exit status $st" "$d/err"
+	elif [ "$got" != "$want" ]; then
+		fail cmd-output "stdout: $(wc -c <"$d/out") bytes, md5 $got; want 1048576 bytes, md5 $want" "$d/out" "$d/err"
+	elif [ "$(cat "$d/err")" != "to-stderr ok" ]; then
+		fail cmd-output "stderr is not exactly the program's line" "$d/err"
+	else
+		pass cmd-output "1 MiB on stdout byte-exact, stderr apart, $(key "$d/rep" exit_ms) ms"
+	fi
+}
+
+case_cmd_panic() {
+	cmd cmd-panic -- /bin/sh -c 'echo c >/proc/sysrq-trigger; sleep 100'
+	if [ "$st" != 126 ]; then
+		fail cmd-panic "exit status $st, want 126" "$d/err"
+	elif ! grep -q 'Kernel panic - not syncing' "$d/err"; then
+		fail cmd-panic "the panic line is not on stderr" "$d/err"
+	else
+		pass cmd-panic "126 after $(key "$d/rep" exit_ms) ms; $(grep -m1 'Kernel panic' "$d/err" | cut -c1-90)"
+	fi
+}
+
+# A hung CMD: 124 at --timeout, the reason and the console's last lines on stderr, the JSON says so.
+case_cmd_timeout() {
+	cmd cmd-timeout --timeout "$(limit 8)" --result "$WORK/cmd-timeout.json" -- /bin/sh -c 'sleep 1000'
+	d=$WORK/cmd-timeout
+	if [ "$st" != 124 ]; then
+		fail cmd-timeout "exit status $st, want 124" "$d/err"
+	elif ! grep -q "time-out (--timeout); the console's last [0-9]* lines" "$d/err" || ! grep -q '  | ' "$d/err"; then
+		fail cmd-timeout "stderr lacks the reason or the console's last lines" "$d/err"
+	elif ! grep -q '"timed_out": true' "$WORK/cmd-timeout.json" || ! grep -q '"exit_code": 124' "$WORK/cmd-timeout.json"; then
+		fail cmd-timeout "the --result JSON does not say time-out" "$WORK/cmd-timeout.json"
+	else
+		pass cmd-timeout "124, reason and $(grep -c '  | ' "$d/err") console lines on stderr, JSON"
+	fi
+}
+
+# A status beyond kvmini's own range (123-255) becomes 1; the JSON keeps the raw value.
+case_cmd_big_status() {
+	cmd cmd-big-status --result "$WORK/cmd-big.json" -- /bin/sh -c 'exit 200'
+	j=$WORK/cmd-big.json
+	if [ "$st" != 1 ]; then
+		fail cmd-big-status "exit status $st, want 1" "$d/err"
+	elif ! grep -q '"guest_status": 200' "$j" || ! grep -q '"init_ready": [0-9]' "$j" || ! grep -q '"console_log": "/' "$j"; then
+		fail cmd-big-status "the JSON lacks guest_status 200, init_ready or console_log" "$j"
+	else
+		pass cmd-big-status "exit 200 -> 1, JSON: $(tr -d '\n' <"$j" | sed 's/  */ /g' | cut -c1-150)"
+	fi
+}
+
+# SIGTERM to kvmini: power button -> the init (button.ko and evdev.ko from --modules) ends CMD: 128+15.
+case_cmd_sigterm() {
+	d=$(newdir cmd-sigterm)
+	"$KVMINI" run -k "$KERNEL" --modules "$MODS" --timeout "$(limit 40)" --result "$d/r.json" -- /bin/sh -c 'echo started; exec sleep 1000' \
+		</dev/null >"$d/out" 2>"$d/err" &
+	pid=$!
+	if ! wait_line "$d/out" started $pid "$(limit 25)"; then
+		kill -KILL $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		fail cmd-sigterm "CMD never printed 'started'" "$d/err"
+		return
+	fi
+	sleep 1 # the init opens the event devices once CMD runs
+	kill -TERM $pid
+	st=0
+	wait $pid || st=$?
+	# CMD's status 143 (128 + SIGTERM) is beyond 122: kvmini exits 1, the JSON has 143.
+	if [ "$st" != 1 ] || ! grep -q '"guest_status": 143' "$d/r.json"; then
+		fail cmd-sigterm "exit status $st, want 1 with guest_status 143 in the JSON (CMD ended by SIGTERM)" "$d/err" "$d/r.json"
+	else
+		pass cmd-sigterm "SIGTERM -> power button -> CMD got SIGTERM: status 143 (exit 1)"
+	fi
+}
+
+# The exit device from a guest of one's own (guest/tiny/exit42.S, exit0.S): an `out` to 0xf4 ends kvmini with
+# that status; exit0 halts for ever after writing 0, so only the port can end it in time.
+# (From a shell it is /dev/port, which needs CONFIG_DEVPORT: Debian's cloud kernel lacks it.)
+case_exit_port() {
+	tiny exit-port exit42
+	a=$st
+	d=$(newdir exit-port0)
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" '' -- "$KVMINI" run -k "$TINY/exit0.bzImage" --timeout 10 \
+		</dev/null >"$d/out" 2>"$d/err"
+	b=$(key "$d/rep" status)
+	if [ "$a:$b" != 42:0 ]; then
+		fail exit-port "statuses $a and $b, want 42 and 0" "$d/err"
+	else
+		pass exit-port "out 42 and out 0 to port 0xf4: kvmini exited 42 and 0 ($(key "$d/rep" exit_ms) ms)"
+	fi
+}
+
+# A CMD kvmini cannot find on this host: 125 and one line, before any VM.
+case_cmd_missing() {
+	setup_error cmd-missing -k "$KERNEL" -- /nonexistent/program
 }
 
 # proc_cpu_ticks PID: user + system clock ticks the process has used so far.

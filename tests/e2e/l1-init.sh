@@ -51,6 +51,7 @@ say "KVMINI_TESTBED_KVM uptime=$(uptime_s) $why"
 
 export KVMINI=/e2e/kvmini KERNEL=/e2e/vmlinuz INITRD=/e2e/initrd.cpio.gz WORK=/tmp/e2e TMARK=/e2e/tmark TINY=/e2e/tiny
 [ -r /e2e/vmlinux ] && export VMLINUX=/e2e/vmlinux
+export KERNEL_MODDIR=/e2e/modules KVMINI_E2E_ENV=/e2e/bin/env
 export KVMINI_E2E_SCALE="$TESTBED_SCALE" KVMINI_E2E_TIMES=1
 say KVMINI_TESTBED_BEGIN
 start=$(uptime_s)

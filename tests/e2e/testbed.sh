@@ -75,6 +75,13 @@ if [ "$cmd" != probe ]; then
 		files+=(-f "$(readlink -f "$lib"):$lib")
 	done < <(ldd "$KVMINI" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
 fi
+# kvmini run -- CMD: the modules its init loads (--modules /e2e/modules), with their paths under the package's
+# lib/modules/VERSION, and a dynamically linked program for --add-bin (Debian's env; busybox is static).
+while read -r ko; do
+	files+=(-f "$ko:/e2e/modules/${ko#"$KERNEL_MODDIR"/}")
+done < <(find "$KERNEL_MODDIR" \( -name button.ko -o -name evdev.ko -o -name 'virtio*.ko' -o -name 'net_failover.ko' \
+	-o -name failover.ko \))
+files+=(-f "$(readlink -f /usr/bin/env):/e2e/bin/env")
 # Host-side checkers of the disk cases (e2fsprogs) and passt (kvmini -n user), with their libraries.
 for tool in e2fsck debugfs passt; do
 	bin=$(command -v "$tool" || true)

@@ -361,8 +361,53 @@ static void test_errors(void **state)
 	expect_err(rc, err, "extra");
 	rc = PARSE(&o, err, "stray", "-k", "k");
 	expect_err(rc, err, "stray");
-	rc = PARSE(&o, err, "-k", "k", "--", "-m");
-	expect_err(rc, err, "-m");
+}
+
+/* kvmini run -k K [options] -- CMD: everything after -- is CMD's, options included. */
+static void test_cmd(void **state)
+{
+	struct opts o;
+	char err[ERRLEN];
+	int rc;
+
+	(void)state;
+	rc = PARSE(&o, err, "-k", "k", "--add", "a:/b", "--add-bin", "/usr/bin/env", "--modules", "/m", "--", "sh",
+		   "-c", "exit 7", "-m");
+	assert_int_equal(rc, 0);
+	assert_int_equal(o.ncmd, 4);
+	assert_string_equal(o.cmd[0], "sh");
+	assert_string_equal(o.cmd[1], "-c");
+	assert_string_equal(o.cmd[3], "-m");
+	assert_int_equal(o.nadds, 1);
+	assert_string_equal(o.adds[0], "a:/b");
+	assert_int_equal(o.nbins, 1);
+	assert_string_equal(o.modules, "/m");
+	assert_string_equal(o.cmdline, OPTS_CMD_CMDLINE); /* quiet and panic=-1 unless -a says otherwise */
+	assert_false(o.console_set);
+	rc = PARSE(&o, err, "-k", "k", "-a", "console=ttyS0", "--console", "none", "--", "true");
+	assert_int_equal(rc, 0);
+	assert_string_equal(o.cmdline, "console=ttyS0");
+	assert_true(o.console_set);
+	/* Without a CMD nothing changes. */
+	rc = PARSE(&o, err, "-k", "k");
+	assert_int_equal(rc, 0);
+	assert_int_equal(o.ncmd, 0);
+	assert_string_equal(o.cmdline, OPTS_DEFAULT_CMDLINE);
+	/* The combinations that cannot work, each named. */
+	rc = PARSE(&o, err, "-k", "k", "-i", "initrd", "--", "true");
+	expect_err(rc, err, "-i");
+	rc = PARSE(&o, err, "-k", "k", "--add", "x");
+	expect_err(rc, err, "--add");
+	rc = PARSE(&o, err, "-k", "k", "--add", "", "--", "true");
+	expect_err(rc, err, "--add");
+	rc = PARSE(&o, err, "-k", "k", "--boot-timeout", "0", "--", "true");
+	expect_err(rc, err, "--boot-timeout");
+	rc = PARSE(&o, err, "-k", "k", "--result", "", "--", "true");
+	expect_err(rc, err, "--result");
+	rc = PARSE(&o, err, "-k", "k", "--boot-timeout", "2.5", "--result", "r.json", "--", "true");
+	assert_int_equal(rc, 0);
+	assert_true(o.boot_timeout > 2.4 && o.boot_timeout < 2.6);
+	assert_string_equal(o.result, "r.json");
 }
 
 /* Regression: for an unknown letter inside a group of short options ("-Zk vmlinuz"), the message used to name
@@ -533,6 +578,7 @@ int main(void)
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_memory_range),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_cmd),
 	    cmocka_unit_test(test_unknown_option_in_group_named),
 	    cmocka_unit_test(test_repeated_calls),
 	    cmocka_unit_test(test_small_err_buffer),
