@@ -70,6 +70,16 @@ struct xfer {
 	uint64_t gpa[PROG_XFER_PAGES];
 };
 
+static void pages_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
+{
+	struct runport *p = dev;
+	uint32_t v = p->h.gone ? p->h.gone(p->h.opaque) : 0;
+
+	memset(data, 0, len);
+	for (unsigned i = 0; i < len && off == 0 && i < 4; i++)
+		data[i] = (uint8_t)(v >> (8 * i));
+}
+
 static void pages_write(void *dev, uint64_t off, const uint8_t *data, unsigned len)
 {
 	struct runport *p = dev;
@@ -117,4 +127,4 @@ static void pages_write(void *dev, uint64_t off, const uint8_t *data, unsigned l
 const struct bus_ops runport_exit_ops = {.read = runport_read, .write = exit_write};
 const struct bus_ops runport_ready_ops = {.read = runport_read, .write = ready_write};
 const struct bus_ops runport_output_ops = {.read = runport_read, .write = output_write, .write_string = output_string};
-const struct bus_ops runport_pages_ops = {.read = runport_read, .write = pages_write};
+const struct bus_ops runport_pages_ops = {.read = pages_read, .write = pages_write};

@@ -18,13 +18,16 @@
  *   pages  (PORT_PROG_PAGES, 4 ports): a 4-byte write of a page frame number: that page holds
  *          {le32 stream (1 or 2), le32 len, le64 gpa[PROG_XFER_PAGES]}; the len bytes are in those pages, in
  *          order, 4 KiB from each (the last one partly). One exit moves up to 64 KiB. Every field is checked:
- *          a bad transfer is ignored (counted), never partly sent.
+ *          a bad transfer is ignored (counted), never partly sent. A 4-byte read returns which streams
+ *          lost their reader (bit 0 stdout, bit 1 stderr), so the init can close CMD's pipe: CMD then gets
+ *          SIGPIPE as it would in a host pipeline (kvmini run -- yes | head -1 ends).
  * Reads return all-ones. Anything else (another offset, another value) is ignored and counted.
  */
 struct runport_hooks {
 	void (*exit)(void *opaque, uint32_t status);
 	void (*ready)(void *opaque);
 	void (*output)(void *opaque, int stream, const uint8_t *data, size_t len); /* stream 1 or 2 */
+	uint32_t (*gone)(void *opaque); /* bit 0: stdout's reader went away, bit 1: stderr's */
 	void *opaque;
 };
 

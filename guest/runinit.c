@@ -350,6 +350,11 @@ static bool relay_once(struct relay *r)
 
 	if (n > 0) {
 		out_send(r->stream, (size_t)n, have_ports);
+		if (out_gone(r->stream, have_ports)) {
+			/* kvmini's reader went away (kvmini run -- yes | head -1): CMD's next write gets SIGPIPE. */
+			close(r->fd);
+			r->fd = -1;
+		}
 		return true;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))

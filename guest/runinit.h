@@ -12,5 +12,7 @@ bool out_pages_init(void);
 unsigned char *out_buffer(size_t *cap);
 /* Send n bytes of out_buffer() to stream 1 (stdout) or 2 (stderr); have_ports false: to the console. */
 void out_send(int stream, size_t n, bool have_ports);
+/* Has kvmini lost the reader of this stream (its stdout closed)? Then CMD's pipe should close too. */
+bool out_gone(int stream, bool have_ports);
 
 #endif

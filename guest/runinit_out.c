@@ -88,6 +88,13 @@ unsigned char *out_buffer(size_t *cap)
 	return data ? data : bytes;
 }
 
+bool out_gone(int stream, bool have_ports)
+{
+	if (!data || !have_ports)
+		return false;
+	return inl(PORT_PROG_PAGES) & (stream == 1 ? 1u : 2u);
+}
+
 void out_send(int stream, size_t n, bool have_ports)
 {
 	const unsigned char *p = bytes;

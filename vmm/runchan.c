@@ -67,6 +67,13 @@ static void runchan_output(void *opaque, int stream, const uint8_t *data, size_t
 	}
 }
 
+static uint32_t runchan_gone(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	return (vm->run.out_broken[1] ? 1u : 0u) | (vm->run.out_broken[2] ? 2u : 0u);
+}
+
 static void runchan_on_panic_timer(void *opaque, uint32_t events)
 {
 	struct vm *vm = opaque;
@@ -91,7 +98,8 @@ static void runchan_on_tail(void *opaque, enum tail_event ev)
 
 int vm_runchan_setup(struct vm *vm, const char **why)
 {
-	struct runport_hooks h = {.exit = runchan_exit, .ready = runchan_ready, .output = runchan_output, .opaque = vm};
+	struct runport_hooks h = {
+	    .exit = runchan_exit, .ready = runchan_ready, .output = runchan_output, .gone = runchan_gone, .opaque = vm};
 	int err;
 
 	runport_init(&vm->run.port, &h, &vm->mem);

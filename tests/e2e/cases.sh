@@ -18,7 +18,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user net-stream net-refused net-flood cmd-missing cmd-status cmd-output cmd-panic cmd-timeout cmd-big-status cmd-sigterm exit-port"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user net-stream net-refused net-flood cmd-missing cmd-status cmd-output cmd-panic cmd-timeout cmd-big-status cmd-sigterm cmd-sigpipe cmd-boot-timeout exit-port"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -949,6 +949,29 @@ case_exit_port() {
 		fail exit-port "statuses $a and $b, want 42 and 0" "$d/err"
 	else
 		pass exit-port "out 42 and out 0 to port 0xf4: kvmini exited 42 and 0 ($(key "$d/rep" exit_ms) ms)"
+	fi
+}
+
+# kvmini's stdout reader goes away (kvmini run -- yes | head -c 10): CMD gets SIGPIPE, as in a host pipeline, and
+# kvmini ends instead of running on with nobody reading.
+case_cmd_sigpipe() {
+	d=$(newdir cmd-sigpipe)
+	"$TMARK" -t "$(limit 40)" -r "$d/rep" '' -- sh -c '"$1" run -k "$2" -- /bin/sh -c "yes KVMINI" | head -c 10 >"$3"' sh \
+		"$KVMINI" "$KERNEL" "$d/out" </dev/null 2>"$d/err"
+	if [ "$(key "$d/rep" status)" != 0 ] || [ "$(cat "$d/out")" != "$(printf 'KVMINI\nKVM')" ]; then
+		fail cmd-sigpipe "$(why_boot "$d"); head got '$(cat "$d/out")'" "$d/err"
+	else
+		pass cmd-sigpipe "kvmini run -- yes | head -c 10: ended after $(key "$d/rep" exit_ms) ms"
+	fi
+}
+
+# --boot-timeout shorter than any boot: 124 and the reason.
+case_cmd_boot_timeout() {
+	cmd cmd-boot-timeout --boot-timeout 0.2 -- true
+	if [ "$st" != 124 ] || ! grep -q 'boot time-out' "$d/err"; then
+		fail cmd-boot-timeout "exit status $st, want 124 with 'boot time-out' on stderr" "$d/err"
+	else
+		pass cmd-boot-timeout "$(head -n1 "$d/err" | cut -c1-100)"
 	fi
 }
 

@@ -16,6 +16,7 @@
 #define RAM (4u << 20)
 
 struct rec {
+	uint32_t gone;
 	int exits, readies;
 	uint32_t status;
 	uint8_t out[3][1 << 17];
@@ -34,6 +35,11 @@ static void rec_exit(void *o, uint32_t v)
 static void rec_ready(void *o)
 {
 	((struct rec *)o)->readies++;
+}
+
+static uint32_t rec_gone(void *o)
+{
+	return ((struct rec *)o)->gone;
 }
 
 static void rec_output(void *o, int stream, const uint8_t *d, size_t n)
@@ -57,7 +63,7 @@ struct fix {
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct runport_hooks h = {.exit = rec_exit, .ready = rec_ready, .output = rec_output};
+	struct runport_hooks h = {.exit = rec_exit, .ready = rec_ready, .output = rec_output, .gone = rec_gone};
 
 	if (!f || gmem_init(&f->m, RAM) < 0)
 		return -1;
@@ -234,6 +240,23 @@ static void test_pages_hostile(void **state)
 	assert_int_equal(f->r.len[1] + f->r.len[2], 0);
 }
 
+/* A read of the pages port says which streams lost their reader. */
+static void test_gone(void **state)
+{
+	struct fix *f = *state;
+	uint8_t v[4];
+
+	bus_access(&f->pio, PORT_PROG_PAGES, v, 4, false);
+	assert_int_equal(v[0], 0);
+	f->r.gone = 2;
+	bus_access(&f->pio, PORT_PROG_PAGES, v, 4, false);
+	assert_int_equal(v[0], 2);
+	assert_int_equal(v[1] | v[2] | v[3], 0);
+	f->r.gone = 3;
+	bus_access(&f->pio, PORT_PROG_PAGES, v, 1, false);
+	assert_int_equal(v[0], 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +265,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_byte_output_and_strings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pages_hostile, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gone, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
