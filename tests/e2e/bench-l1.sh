@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench-l1.sh: the measuring half of `make bench`: boots one guest under kvmini and QEMU, prints one BENCH_RUN line per boot.
 # Then the disk phase: a guest disk benchmark (blkbench) on virtio-blk under both VMMs, one BENCH_BLK line per boot.
+# Then the network phase: iperf3 between the guest and this host over a tap under both VMMs, one BENCH_NET line per boot.
 # Run by tests/e2e/bench.sh, directly on the host (host mode) or inside the nested testbed's L1 as
 # `testbed.sh script` (then bench.sh prepends the BENCH_* settings to a copy of this file). POSIX sh:
 # dash on the host, busybox ash in L1.
@@ -13,9 +14,13 @@
 #      the single microvm boot; empty: none).
 #      Disk phase: BENCH_BLK (1; 0: skip it), BENCH_BLK_N (boots per VMM, alternating kvmini, QEMU q35),
 #      BENCH_BLK_INITRD (the guest initramfs with /bin/blkbench and the virtio modules), BENCH_BLK_CMDLINE,
-#      BENCH_BLK_LIMIT (s per boot), BENCH_BLK_MB (image size, MiB). In the nested testbed L1 has only one
-#      L2 initramfs file: there bench.sh sets BENCH_INITRD_BYTES, and INITRD is the boot initramfs (its
-#      first BENCH_INITRD_BYTES bytes) followed by BENCH_BLK_INITRD's bytes; split here.
+#      BENCH_BLK_LIMIT (s per boot), BENCH_BLK_MB (image size, MiB).
+#      Network phase: BENCH_NET (1; 0: skip it), BENCH_NET_N (boots per VMM, alternating kvmini, QEMU q35),
+#      BENCH_NET_INITRD (the guest initramfs with iperf3 and the virtio-net modules), BENCH_NET_CMDLINE,
+#      BENCH_NET_LIMIT (s per boot), IPERF3 (iperf3; the server on this host), BENCH_NET_TAP (kvbench0).
+#      In the nested testbed L1 has only one L2 initramfs file: there bench.sh sets BENCH_INITRD_BYTES,
+#      BENCH_BLK_INITRD_BYTES and BENCH_NET_INITRD_BYTES, and INITRD is the boot initramfs followed by the
+#      disk phase's and the network phase's (each present when its size is not 0); split here.
 # Output lines (everything else is information):
 #   BENCH_BEGIN / BENCH_END                 frame one complete batch (a retried L1 prints two BEGINs)
 #   BENCH_INFO KEY=VALUE                    cpu, flags, uname, kvmini and qemu versions, pvh (0/1)
@@ -27,6 +32,12 @@
 #             exits_io=N exits_mmio=N exit_ms=N status=N why=TEXT
 #   V is kvmini or qemu-q35; the first four numbers are the guest's BLKBENCH line, reqs and irqs its
 #   BLKBENCH_STATS line (requests vda completed, virtio interrupts), exits_* kvmini's --stats (-1: none).
+#   BENCH_NET vmm=V run=I ok=0|1 tx_mbps=N rx_mbps=N tx_retr=N rx_retr=N tx_cpu=N rx_cpu=N irqs=N features=BITS
+#             exits_io=N exits_mmio=N eth_tx_frames=N eth_waited=N eth_rx_frames=N eth_stalls=N exit_ms=N status=N why=TEXT
+#   V is kvmini or qemu-q35; tx = guest to host, rx = host to guest (Mbit/s the receiver got, iperf3's
+#   end.sum_received), retransmits and the guest's CPU % (the guest's NETBENCH line), its virtio interrupts and
+#   eth0's negotiated virtio feature bits (NETBENCH_STATS); exits_* and eth_*
+#   kvmini's --stats (-1: none).
 #   followed, for a failed boot, by "#   | " lines: the end of its console and stderr.
 set -u
 
@@ -46,15 +57,32 @@ BLK_INITRD=${BENCH_BLK_INITRD:-}
 BLK_CMDLINE=${BENCH_BLK_CMDLINE:-console=ttyS0 reboot=t panic=-1 quiet kvmini.test=blkbench kvmini.end=poweroff}
 BLK_LIMIT=${BENCH_BLK_LIMIT:-120}
 BLK_MB=${BENCH_BLK_MB:-256}
+NET=${BENCH_NET:-1}
+NET_N=${BENCH_NET_N:-3}
+NET_INITRD=${BENCH_NET_INITRD:-}
+NET_CMDLINE=${BENCH_NET_CMDLINE:-console=ttyS0 reboot=t panic=-1 quiet kvmini.test=netbench kvmini.end=poweroff kvmini.net_secs=10}
+NET_LIMIT=${BENCH_NET_LIMIT:-180}
+NET_TAP=${BENCH_NET_TAP:-kvbench0}
+IPERF3=${IPERF3:-iperf3}
 MARKER=KVMINI_INIT_OK
 OUT=$WORK/bench
 rm -rf "$OUT"
 mkdir -p "$OUT"
-# Nested testbed: the two initramfs images arrive as one file (see above).
+# Nested testbed: the initramfs images arrive as one file (see above).
 if [ -n "${BENCH_INITRD_BYTES:-}" ]; then
 	head -c "$BENCH_INITRD_BYTES" "$INITRD" >"$OUT/boot-initrd.cpio.gz"
-	tail -c +$((BENCH_INITRD_BYTES + 1)) "$INITRD" >"$OUT/blk-initrd.cpio.gz"
-	INITRD=$OUT/boot-initrd.cpio.gz BLK_INITRD=$OUT/blk-initrd.cpio.gz
+	tail -c +$((BENCH_INITRD_BYTES + 1)) "$INITRD" >"$OUT/rest.cpio.gz"
+	bb=${BENCH_BLK_INITRD_BYTES:-$(wc -c <"$OUT/rest.cpio.gz")} nb=${BENCH_NET_INITRD_BYTES:-0}
+	if [ "$bb" -gt 0 ]; then
+		head -c "$bb" "$OUT/rest.cpio.gz" >"$OUT/blk-initrd.cpio.gz"
+		BLK_INITRD=$OUT/blk-initrd.cpio.gz
+	fi
+	if [ "$nb" -gt 0 ]; then
+		tail -c +$((bb + 1)) "$OUT/rest.cpio.gz" | head -c "$nb" >"$OUT/net-initrd.cpio.gz"
+		NET_INITRD=$OUT/net-initrd.cpio.gz
+	fi
+	rm -f "$OUT/rest.cpio.gz"
+	INITRD=$OUT/boot-initrd.cpio.gz
 fi
 
 # key FILE NAME: a number from tmark's report line (-1 when absent)
@@ -169,6 +197,59 @@ blk() {
 	[ "$ok" = 1 ] || tail_of "$vmm run $run" "$d"
 }
 
+# net VMM I: one network-benchmark boot; prints its BENCH_NET line. Before the VMM starts: a persistent tap,
+# made here (iproute2's ip tuntap on a host, busybox tunctl in L1, whose ip has no tuntap), at 192.0.2.1/24
+# (TEST-NET-1) and up, and an iperf3 server on that address; both VMMs attach to the existing tap. The guest
+# takes 192.0.2.2, waits for ping, runs iperf3 -c both ways and powers off. vhost=off: L1 has no vhost-net.
+net() {
+	vmm=$1 run=$2 d=$OUT/net-$1.$2
+	mkdir -p "$d"
+	ip link del "$NET_TAP" 2>/dev/null
+	{ ip tuntap add dev "$NET_TAP" mode tap 2>/dev/null || busybox tunctl -t "$NET_TAP" >/dev/null; } 2>"$d/ip.err" &&
+		ip addr add 192.0.2.1/24 dev "$NET_TAP" 2>>"$d/ip.err" && ip link set "$NET_TAP" up 2>>"$d/ip.err"
+	"$IPERF3" -s -B 192.0.2.1 >"$d/iperf3-server.log" 2>&1 &
+	spid=$!
+	case $vmm in
+	kvmini)
+		set -- "$KVMINI" run -k "$KERNEL" -i "$NET_INITRD" -m "$MEM" -a "$NET_CMDLINE" -n "tap:$NET_TAP" --stats ;;
+	qemu-q35)
+		set -- "$QEMU" -accel kvm -M q35 -cpu host -m "$MEM" -smp 1 -nodefaults -no-user-config -nographic \
+			-serial stdio -kernel "$KERNEL" -initrd "$NET_INITRD" -append "$NET_CMDLINE" -no-reboot \
+			-netdev "tap,id=n0,ifname=$NET_TAP,script=no,downscript=no,vhost=off" -device virtio-net-pci,netdev=n0 ;;
+	esac
+	"$TMARK" -t "$NET_LIMIT" -r "$d/rep" NETBENCH -- "$@" </dev/null >"$d/out" 2>"$d/err"
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	ip link del "$NET_TAP" 2>/dev/null || busybox tunctl -d "$NET_TAP" >/dev/null 2>&1
+	exit_ms=$(key "$d/rep" exit_ms) st=$(key "$d/rep" status) to=$(key "$d/rep" timed_out)
+	res=$(tr -d '\r' <"$d/out" | sed -n 's/.*NETBENCH \(tx_mbps=[-0-9.]* rx_mbps=[-0-9.]* tx_retr=[-0-9]* rx_retr=[-0-9]* tx_cpu=[-0-9]* rx_cpu=[-0-9]*\).*/\1/p' | head -n1)
+	eio=$(sed -n 's/^kvmini: exits: io=\([0-9]*\) mmio=\([0-9]*\).*/\1/p' "$d/err" | tail -n1)
+	emmio=$(sed -n 's/^kvmini: exits: io=\([0-9]*\) mmio=\([0-9]*\).*/\2/p' "$d/err" | tail -n1)
+	nstats=$(tr -d '\r' <"$d/out" | sed -n 's/.*NETBENCH_STATS irqs=\([0-9]*\) features=\([01]*\).*/irqs=\1 features=\2/p' | head -n1)
+	eth=$(sed -n 's/^kvmini: eth0: tx frames=\([0-9]*\) .*waited=\([0-9]*\); rx frames=\([0-9]*\) .*stalls=\([0-9]*\).*/eth_tx_frames=\1 eth_waited=\2 eth_rx_frames=\3 eth_stalls=\4/p' "$d/err" | tail -n1)
+	ok=1 why=
+	if [ "$to" = 1 ]; then
+		ok=0 why="no exit within $NET_LIMIT s"
+	elif [ "$st" != 0 ]; then
+		ok=0 why="exit status $st"
+	elif [ -z "$res" ]; then
+		ok=0 why="no NETBENCH line on the console"
+	else
+		case " $res " in *"_mbps=-1 "*) ok=0 why="iperf3 measured nothing in one direction" ;; esac
+	fi
+	e=$(tr -d '\r' <"$d/out" | grep -a 'KVMINI_INIT_ERROR' | head -n2 | cut -c1-100 | tr '\n' ' ')
+	[ -n "$e" ] && why="${why:+$why; }guest: $e"
+	[ -s "$d/ip.err" ] && why="${why:+$why; }tap: $(head -n1 "$d/ip.err" | cut -c1-80)"
+	if [ "$ok" = 0 ]; then
+		e=$(grep -av '^kvmini: \(exits\|memory\|time\|eth[0-9]\):' "$d/err" 2>/dev/null | head -n1 | cut -c1-120)
+		[ -n "$e" ] && why="$why; stderr: $e"
+	fi
+	[ -n "$res" ] || res="tx_mbps=-1 rx_mbps=-1 tx_retr=-1 rx_retr=-1 tx_cpu=-1 rx_cpu=-1"
+	echo "BENCH_NET vmm=$vmm run=$run ok=$ok $res ${nstats:-irqs=-1 features=-} exits_io=${eio:--1} exits_mmio=${emmio:--1}" \
+		"${eth:-eth_tx_frames=-1 eth_waited=-1 eth_rx_frames=-1 eth_stalls=-1} exit_ms=$exit_ms status=$st why=$why"
+	[ "$ok" = 1 ] || { tail_of "$vmm run $run" "$d"; tail -n 3 "$d/iperf3-server.log" 2>/dev/null | awk '{ print "#   | server: " $0 }'; }
+}
+
 echo BENCH_BEGIN
 echo "BENCH_INFO cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 echo "BENCH_INFO flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
@@ -185,6 +266,16 @@ if [ "$BLK" != 0 ] && { [ -z "$BLK_INITRD" ] || [ ! -s "$BLK_INITRD" ]; }; then
 	BLK=0
 fi
 echo "BENCH_INFO blk=$BLK"
+if [ "$NET" != 0 ] && { [ -z "$NET_INITRD" ] || [ ! -s "$NET_INITRD" ]; }; then
+	echo "bench: no BENCH_NET_INITRD ('$NET_INITRD'): the network phase is skipped"
+	NET=0
+fi
+if [ "$NET" != 0 ] && ! command -v "$IPERF3" >/dev/null 2>&1; then
+	echo "bench: no $IPERF3 here: the network phase is skipped"
+	NET=0
+fi
+echo "BENCH_INFO net=$NET"
+[ "$NET" != 0 ] && echo "BENCH_INFO iperf3=$("$IPERF3" --version 2>&1 | head -n1)"
 i=1
 while [ "$i" -le "$N" ]; do
 	boot kvmini "$i"
@@ -203,6 +294,15 @@ if [ "$BLK" != 0 ]; then
 	while [ "$i" -le "$BLK_N" ]; do
 		blk kvmini "$i"
 		blk qemu-q35 "$i"
+		i=$((i + 1))
+	done
+fi
+# The network phase, last too.
+if [ "$NET" != 0 ]; then
+	i=1
+	while [ "$i" -le "$NET_N" ]; do
+		net kvmini "$i"
+		net qemu-q35 "$i"
 		i=$((i + 1))
 	done
 fi

@@ -14,6 +14,10 @@
 # each booting the same kernel with a second initramfs (guest/init/init kvmini.test=blkbench, /bin/blkbench
 # from tests/e2e/blkbench.c, the virtio modules) on a fresh 256 MiB raw image: the guest's sequential
 # write and read MiB/s and 4 KiB random-read IOPS, as medians and kvmini/QEMU ratios in a table of its own.
+# Then the network phase (BENCH_NET=1, tests/e2e/bench-net.sh): BENCH_NET_N rounds of kvmini (-n tap:) and QEMU q35
+# (virtio-net-pci on a tap, vhost=off), each booting a third initramfs (kvmini.test=netbench, iperf3 and the
+# virtio-net modules): TCP throughput guest to host and host to guest with iperf3 against a server on the tap's
+# host side, as medians and kvmini/QEMU ratios in a table of its own.
 # Runs on the host when /dev/kvm is usable (tests/e2e/lib.sh choose_mode, as `make e2e`), else in
 # the nested testbed (testbed.sh script, with KVMINI_TESTBED_QEMU=1 so L1 has QEMU; a dead L1 is
 # retried there). A failed boot is shown as failed; the exit status is 1 when a kvmini boot failed.
@@ -23,6 +27,9 @@
 #   BENCH_LIMIT (s per boot: 30 host, 60 nested), BENCH_DOC (docs/benchmarks.md; empty: do not write),
 #   BENCH_BLK (1; 0: skip the disk phase), BENCH_BLK_N (3), BENCH_BLK_LIMIT (s per disk boot: twice
 #   BENCH_LIMIT), BENCH_BLK_CMDLINE (BENCH_CMDLINE with kvmini.test=blkbench kvmini.end=poweroff),
+#   BENCH_NET (1; 0: skip the network phase), BENCH_NET_N (3), BENCH_NET_SECS (10: each iperf3 run),
+#   BENCH_NET_LIMIT (s per network boot: twice BENCH_LIMIT plus both iperf3 runs), BENCH_NET_CMDLINE
+#   (BENCH_CMDLINE with kvmini.test=netbench kvmini.end=poweroff kvmini.net_secs=BENCH_NET_SECS),
 #   KVMINI (build/kvmini), KVMINI_E2E_MODE=host|nested|auto, and the testbed's KVMINI_L1_* knobs.
 set -euo pipefail
 
@@ -56,7 +63,15 @@ BLK_CMDLINE=
 for w in "${words[@]}"; do
 	case $w in kvmini.test=* | kvmini.end=*) ;; *) BLK_CMDLINE="$BLK_CMDLINE$w " ;; esac
 done
+BASE_CMDLINE=$BLK_CMDLINE
 BLK_CMDLINE=${BENCH_BLK_CMDLINE:-${BLK_CMDLINE}kvmini.test=blkbench kvmini.end=poweroff}
+NET=${BENCH_NET:-1}
+NET_N=${BENCH_NET_N:-3}
+NET_SECS=${BENCH_NET_SECS:-10}
+case $NET in 0 | 1) ;; *) die "BENCH_NET must be 0 or 1 (got '$NET')" ;; esac
+case $NET_N in '' | *[!0-9]* | 0) die "BENCH_NET_N must be a positive number (got '$NET_N')" ;; esac
+case $NET_SECS in '' | *[!0-9]* | 0) die "BENCH_NET_SECS must be a positive number (got '$NET_SECS')" ;; esac
+NET_CMDLINE=${BENCH_NET_CMDLINE:-${BASE_CMDLINE}kvmini.test=netbench kvmini.end=poweroff kvmini.net_secs=$NET_SECS}
 case $MEM in
 [1-9]*M) MEM_KIB=$((${MEM%M} * 1024)) ;;
 [1-9]*G) MEM_KIB=$((${MEM%G} * 1024 * 1024)) ;;
@@ -67,6 +82,7 @@ case ${MEM%?} in *[!0-9]*) die "BENCH_MEM must be like 256M or 1G (got '$MEM')" 
 export KVMINI=${KVMINI:-$KVMINI_BUILD/kvmini}
 [ -x "$KVMINI" ] || die "no kvmini binary at $KVMINI (run make first)"
 need_cmds qemu-system-x86_64:qemu-system-x86 cpio:cpio /bin/busybox:busybox-static gzip:gzip "${CC:-cc}:gcc"
+[ "$NET" = 0 ] || need_cmds iperf3:iperf3
 
 t_start=$(date +%s)
 choose_mode
@@ -93,6 +109,14 @@ if [ "$BLK" = 1 ]; then
 	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$BLK_INITRD" -k "$KERNEL_MODDIR" -M virtio_mmio,virtio_blk,virtio_pci -V \
 		-f "$(build_tool blkbench static):/bin/blkbench"
 fi
+# The network phase's initramfs, table and doc section.
+# shellcheck source=tests/e2e/bench-net.sh
+. "$E2E_DIR/bench-net.sh"
+NET_INITRD=
+if [ "$NET" = 1 ]; then
+	NET_INITRD=$WORK/net-initrd.cpio.gz
+	net_initrd "$NET_INITRD"
+fi
 
 # sq WORD: WORD quoted for any POSIX sh
 sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
@@ -105,6 +129,7 @@ show() {
 	while IFS= read -r line; do
 		printf '%s\n' "$line" >>"$raw"
 		case $line in
+		BENCH_NET\ *) net_progress <<<"$line" ;;
 		BENCH_BLK\ *)
 			awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 				if (v["ok"] == 1)
@@ -128,23 +153,29 @@ status=0
 if [ "$E2E_MODE" = host ]; then
 	LIMIT=${BENCH_LIMIT:-30}
 	BLK_LIMIT=${BENCH_BLK_LIMIT:-$((2 * LIMIT))}
+	NET_LIMIT=${BENCH_NET_LIMIT:-$((2 * LIMIT + 2 * NET_SECS))}
 	TMARK=$(build_tool tmark)
 	export TMARK WORK QEMU=qemu-system-x86_64 BENCH_N=$N BENCH_MEM=$MEM BENCH_MEM_KIB=$MEM_KIB \
 		BENCH_CMDLINE=$CMDLINE BENCH_LIMIT=$LIMIT BENCH_PERIOD_MS=$PERIOD BENCH_MICROVM=$MICROVM BENCH_PVH=$PVH \
 		BENCH_BLK=$BLK BENCH_BLK_N=$BLK_N BENCH_BLK_INITRD=$BLK_INITRD BENCH_BLK_CMDLINE=$BLK_CMDLINE \
-		BENCH_BLK_LIMIT=$BLK_LIMIT BENCH_BLK_MB=$BLK_MB
+		BENCH_BLK_LIMIT=$BLK_LIMIT BENCH_BLK_MB=$BLK_MB BENCH_NET=$NET BENCH_NET_N=$NET_N BENCH_NET_INITRD=$NET_INITRD \
+		BENCH_NET_CMDLINE=$NET_CMDLINE BENCH_NET_LIMIT=$NET_LIMIT
 	sh "$E2E_DIR/bench-l1.sh" 2>&1 | show || status=$?
 	testbed="host: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(nproc) CPUs, kernel $(uname -r); /dev/kvm: $E2E_MODE_WHY"
 else
 	LIMIT=${BENCH_LIMIT:-60}
 	BLK_LIMIT=${BENCH_BLK_LIMIT:-$((2 * LIMIT))}
-	# testbed.sh puts one L2 initramfs into L1 (/e2e/initrd.cpio.gz): with the disk phase it gets the
-	# boot-phase image followed by the disk-phase image, and bench-l1.sh splits them at BENCH_INITRD_BYTES.
+	NET_LIMIT=${BENCH_NET_LIMIT:-$((2 * LIMIT + 2 * NET_SECS))}
+	# testbed.sh puts one L2 initramfs into L1 (/e2e/initrd.cpio.gz): with the disk or network phase it gets
+	# the boot-phase image followed by the disk-phase and network-phase images, and bench-l1.sh splits them
+	# by their sizes (BENCH_*INITRD_BYTES).
 	l2_initrd=$INITRD initrd_split=''
-	if [ "$BLK" = 1 ]; then
+	if [ "$BLK" = 1 ] || [ "$NET" = 1 ]; then
 		l2_initrd=$WORK/l2-initrds.cpio.gz
-		cat "$INITRD" "$BLK_INITRD" >"$l2_initrd"
+		cat "$INITRD" ${BLK_INITRD:+"$BLK_INITRD"} ${NET_INITRD:+"$NET_INITRD"} >"$l2_initrd"
 		initrd_split="BENCH_INITRD_BYTES=$(stat -c %s "$INITRD")"
+		initrd_split="$initrd_split BENCH_BLK_INITRD_BYTES=$([ -n "$BLK_INITRD" ] && stat -c %s "$BLK_INITRD" || echo 0)"
+		initrd_split="$initrd_split BENCH_NET_INITRD_BYTES=$([ -n "$NET_INITRD" ] && stat -c %s "$NET_INITRD" || echo 0)"
 	fi
 	# The in-L1 half with its settings in front: testbed.sh script passes only the file.
 	user=$WORK/bench-user.sh
@@ -152,14 +183,16 @@ else
 		echo "BENCH_N=$N BENCH_MEM=$MEM BENCH_MEM_KIB=$MEM_KIB BENCH_LIMIT=$LIMIT BENCH_PERIOD_MS=$PERIOD BENCH_PVH=$PVH"
 		echo "BENCH_CMDLINE=$(sq "$CMDLINE") BENCH_MICROVM=$(sq "$MICROVM") QEMU=/usr/bin/qemu-system-x86_64"
 		echo "BENCH_BLK=$BLK BENCH_BLK_N=$BLK_N BENCH_BLK_CMDLINE=$(sq "$BLK_CMDLINE") BENCH_BLK_LIMIT=$BLK_LIMIT BENCH_BLK_MB=$BLK_MB $initrd_split"
+		echo "BENCH_NET=$NET BENCH_NET_N=$NET_N BENCH_NET_CMDLINE=$(sq "$NET_CMDLINE") BENCH_NET_LIMIT=$NET_LIMIT IPERF3=/usr/bin/iperf3"
 		cat "$E2E_DIR/bench-l1.sh"
 	} >"$user"
 	# L1 boot ~15 s, then (2 or 4)N+1 boots of ~6-25 s each, and 2 BENCH_BLK_N disk boots of ~15-30 s. The
 	# limit is also how long a silently frozen L1 (seen once in ~10 batches) holds things up before
 	# testbed.sh retries, so it is not generous.
-	export KVMINI_TESTBED_TIMEOUT=${KVMINI_TESTBED_TIMEOUT:-$((120 + ((2 + 2 * PVH) * N + 1) * 30 + BLK * 2 * BLK_N * 45))}
+	# A network boot: ~10-25 s to /init, ~5 s to the first ping, 2 BENCH_NET_SECS of iperf3.
+	export KVMINI_TESTBED_TIMEOUT=${KVMINI_TESTBED_TIMEOUT:-$((120 + ((2 + 2 * PVH) * N + 1) * 30 + BLK * 2 * BLK_N * 45 + NET * 2 * NET_N * (45 + 2 * NET_SECS)))}
 	# testbed.sh's stderr too, so that its "L1 died" lines are kept in $raw for the summary.
-	KVMINI_TESTBED_QEMU=1 WORK=$WORK INITRD=$l2_initrd "$E2E_DIR/testbed.sh" script "$user" 2>&1 | show || status=$?
+	KVMINI_TESTBED_QEMU=1 KVMINI_TESTBED_IPERF3=$NET WORK=$WORK INITRD=$l2_initrd "$E2E_DIR/testbed.sh" script "$user" 2>&1 | show || status=$?
 	testbed="nested: L1 = kernel $KERNEL_VERSION under QEMU $(qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([^ ]*\).*/\1/p') TCG -cpu ${KVMINI_L1_CPU:-max} -smp ${KVMINI_L1_SMP:-2} -m ${KVMINI_L1_MEM:-3G}, kvm-amd in L1 (nested SVM)"
 fi
 
@@ -370,6 +403,12 @@ if [ "$BLK" = 1 ]; then
 	bgoal_lines=$(cat "$blk_goal" 2>/dev/null || true)
 	bruns=$(blk_runs)
 fi
+nstatus=0 ntbl='' ngoal_lines='' nruns=''
+if [ "$NET" = 1 ]; then
+	ntbl=$(net_table) || nstatus=$?
+	ngoal_lines=$(cat "$net_goal" 2>/dev/null || true)
+	nruns=$(net_runs)
+fi
 [ "$complete" = yes ] || tbl="$tbl"$'\n'"- the batch did not complete (no BENCH_END; see $WORK)"
 goal_lines=$(cat "$goal" 2>/dev/null || true)
 q35_cmd="qemu-system-x86_64 -accel kvm -M q35 -cpu host -m $MEM -smp 1 -nodefaults -no-user-config -nographic -serial stdio -kernel vmlinuz -initrd initrd -append '$CMDLINE' -no-reboot"
@@ -395,7 +434,7 @@ else
 fi
 # The command that reproduces this run: make bench with the knobs that were set.
 exact_cmd="make bench"
-for var in KVMINI_E2E_MODE KVMINI_L1_CPU KVMINI_L1_SMP KVMINI_L1_MEM BENCH_PERIOD_MS BENCH_LIMIT BENCH_MICROVM BENCH_CMDLINE BENCH_MEM BENCH_PVH BENCH_BLK BENCH_BLK_N BENCH_BLK_LIMIT BENCH_BLK_CMDLINE; do
+for var in KVMINI_E2E_MODE KVMINI_L1_CPU KVMINI_L1_SMP KVMINI_L1_MEM BENCH_PERIOD_MS BENCH_LIMIT BENCH_MICROVM BENCH_CMDLINE BENCH_MEM BENCH_PVH BENCH_BLK BENCH_BLK_N BENCH_BLK_LIMIT BENCH_BLK_CMDLINE BENCH_NET BENCH_NET_N BENCH_NET_SECS BENCH_NET_LIMIT BENCH_NET_CMDLINE; do
 	[ -n "${!var+set}" ] && exact_cmd="$var=$(sq "${!var}") $exact_cmd"
 done
 exact_cmd="BENCH_N=$N $exact_cmd"
@@ -414,6 +453,11 @@ if [ "$BLK" = 1 ]; then
 	echo
 	echo "bench: disk (virtio-blk in the guest; $BLK_N boots per VMM; ratios kvmini/QEMU: above 1 = kvmini faster)"
 	printf '%s\n\n%s\n' "$btbl" "$bgoal_lines"
+fi
+if [ "$NET" = 1 ]; then
+	echo
+	echo "bench: network (virtio-net on a tap, iperf3 TCP; $NET_N boots per VMM; ratios kvmini/QEMU: above 1 = kvmini faster)"
+	printf '%s\n\n%s\n' "$ntbl" "$ngoal_lines"
 fi
 
 # The disk phase's part of the doc: results, method, commands.
@@ -612,6 +656,7 @@ hardware. The machine is shared with other work, so times vary from run to run; 
 hardly do.
 EOF
 		printf '%s' "$blk_doc"
+		if [ "$NET" = 1 ]; then net_doc; fi
 	} >"$DOC"
 	echo "bench: written to $DOC; make bench took $wall s"
 fi
@@ -622,6 +667,10 @@ if [ "$tstatus" != 0 ] || [ "$complete" = no ]; then
 fi
 if [ "$bstatus" != 0 ]; then
 	echo "bench: kvmini did not complete all $BLK_N disk boots" >&2
+	exit 1
+fi
+if [ "$nstatus" != 0 ]; then
+	echo "bench: kvmini did not complete all $NET_N network boots" >&2
 	exit 1
 fi
 exit 0

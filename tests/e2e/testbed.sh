@@ -18,6 +18,7 @@
 #   KVMINI_E2E_SCALE (case time-limit multiplier in L1, 3),
 #   KVMINI_TESTBED_CRASH=once|always (make L1 panic right after BEGIN: tests dead-L1 handling).
 #   KVMINI_TESTBED_QEMU=1 (also put qemu-system-x86_64, its libraries and firmware in L1: make bench).
+#   KVMINI_TESTBED_IPERF3=1 (also put iperf3 and its libraries in L1: make bench's network phase).
 set -euo pipefail
 
 E2E_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -93,7 +94,8 @@ for tool in e2fsck debugfs passt; do
 done
 # Opt-in (tests/e2e/bench.sh): QEMU as a second L2 VMM, at /usr/bin so that it finds its firmware in
 # /usr/share/{qemu,seabios}, with its libraries and the firmware that -M q35/microvm -kernel load
-# (pvh.bin: the option ROM that boots an ELF vmlinux through its PVH entry, -kernel vmlinux).
+# (pvh.bin: the option ROM that boots an ELF vmlinux through its PVH entry, -kernel vmlinux; efi-virtio.rom:
+# virtio-net-pci's default option ROM from ipxe-qemu, which QEMU refuses to start without: the network phase).
 if [ "${KVMINI_TESTBED_QEMU:-0}" = 1 ]; then
 	qemu_bin=$(command -v qemu-system-x86_64)
 	files+=(-f "$(readlink -f "$qemu_bin"):/usr/bin/qemu-system-x86_64")
@@ -101,9 +103,17 @@ if [ "${KVMINI_TESTBED_QEMU:-0}" = 1 ]; then
 		files+=(-f "$(readlink -f "$lib"):$lib")
 	done < <(ldd "$qemu_bin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
 	for fw in /usr/share/seabios/bios-256k.bin /usr/share/qemu/bios-microvm.bin /usr/share/qemu/kvmvapic.bin \
-		/usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/pvh.bin; do
+		/usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/pvh.bin /usr/lib/ipxe/qemu/efi-virtio.rom; do
 		files+=(-f "$(readlink -f "$fw"):$fw")
 	done
+fi
+# Opt-in (make bench's network phase): iperf3 at /usr/bin, with its libraries.
+if [ "${KVMINI_TESTBED_IPERF3:-0}" = 1 ]; then
+	iperf3_bin=$(command -v iperf3) || die "KVMINI_TESTBED_IPERF3=1 but no iperf3 here (apt-get install iperf3)"
+	files+=(-f "$(readlink -f "$iperf3_bin"):/usr/bin/iperf3")
+	while read -r lib; do
+		files+=(-f "$(readlink -f "$lib"):$lib")
+	done < <(ldd "$iperf3_bin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
 fi
 conf=$WORK/testbed.conf
 {
