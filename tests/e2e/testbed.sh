@@ -51,8 +51,12 @@ TRIES=${KVMINI_TESTBED_TRIES:-2}
 # its limit (60 s in L1); boottime scales with N.
 case $cmd in
 boottime) HARD=${KVMINI_TESTBED_TIMEOUT:-$((120 + ${1:-5} * 45))} ;;
-*) HARD=${KVMINI_TESTBED_TIMEOUT:-900} ;;
+*) HARD=${KVMINI_TESTBED_TIMEOUT:-1500} ;;
 esac
+# A batch that prints no result line for this long is stuck (a case hung inside L1: seen twice, an L2 vCPU
+# that never came back from L1's KVM_RUN, so even SIGKILL could not end its kvmini): end L1 and retry. The
+# longest case legitimately waits 180 s (net-tap's own time-out), so the default leaves room for that.
+IDLE=${KVMINI_TESTBED_IDLE:-300}
 SCALE=${KVMINI_E2E_SCALE:-3}
 L1_CPU=${KVMINI_L1_CPU:-max}
 L1_SMP=${KVMINI_L1_SMP:-2}
@@ -116,19 +120,24 @@ if [ "${KVMINI_TESTBED_IPERF3:-0}" = 1 ]; then
 	done < <(ldd "$iperf3_bin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
 fi
 conf=$WORK/testbed.conf
-{
-	printf 'TESTBED_CMD=%q\n' "$batch"
+write_conf() {
+	printf 'TESTBED_CMD=%q\n' "$1"
 	printf 'TESTBED_KVM_AMD_OPTS=%q\n' "${KVMINI_L1_KVM_AMD_OPTS:-}"
 	printf 'TESTBED_KVM_OPTS=%q\n' "${KVMINI_L1_KVM_OPTS:-}"
 	printf 'TESTBED_SCALE=%q\n' "$SCALE"
 	# The batch stops itself before QEMU's hard limit, so a slow batch still reports.
 	printf 'TESTBED_LIMIT=%q\n' "$((HARD - 40))"
-} >"$conf"
+}
+write_conf "$batch" >"$conf"
 files+=(-f "$conf:/etc/testbed.conf")
 l1_initrd=$WORK/l1.cpio.gz
-t0=$(date +%s.%N)
-"$REPO_ROOT/guest/mkinitramfs.sh" -o "$l1_initrd" -i "$E2E_DIR/l1-init.sh" -k "$KERNEL_MODDIR" -M kvm_amd,tun,dummy "${files[@]}"
-log "testbed: L1 initramfs $(du -k "$l1_initrd" | cut -f1) KiB built in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
+build_l1() {
+	local t0
+	t0=$(date +%s.%N)
+	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$l1_initrd" -i "$E2E_DIR/l1-init.sh" -k "$KERNEL_MODDIR" -M kvm_amd,tun,dummy "${files[@]}"
+	log "testbed: L1 initramfs $(du -k "$l1_initrd" | cut -f1) KiB built in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
+}
+build_l1
 
 if [ "$cmd" = shell ]; then
 	if [ ! -t 0 ] || [ ! -t 1 ]; then die "shell needs a terminal on stdin and stdout"; fi
@@ -160,9 +169,36 @@ show_results() {
 }
 elapsed() { awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}'; }
 
+# reported: the case names with a PASS or FAIL line in the tries so far (a retry runs only the others).
+reported() { cat "$WORK"/results.*.log 2>/dev/null | tr -d '\r' | sed -n 's/^PASS \([^ :]*\).*/\1/p; s/^FAIL \([^ :]*\):.*/\1/p'; }
+count() { cat "$WORK"/results.*.log 2>/dev/null | tr -d '\r' | grep -ac "^$1 " || true; }
+# pending: the batch's cases (all of cases.sh's when none were named) that have not reported, in order.
+pending() {
+	local all c done_list left=""
+	all=$batch
+	[ -n "$all" ] || all=$(sed -n 's/^ALL_CASES="\(.*\)"$/\1/p' "$E2E_DIR/cases.sh")
+	done_list=" $(reported | tr '\n' ' ') "
+	for c in $all; do
+		case $done_list in *" $c "*) ;; *) left="$left $c" ;; esac
+	done
+	echo "${left# }"
+}
+rm -f "$WORK"/results.*.log "$WORK"/stuck.*
+
 try=1
 final_status=1
 while :; do
+	if [ "$try" -gt 1 ] && [ "$cmd" = cases ]; then
+		# Resume: the cases that have not reported yet, in order (the one that was running among them).
+		left=$(pending)
+		if [ -z "$left" ]; then # everything reported before L1 died
+			final_status=0
+			break
+		fi
+		log "testbed: retrying the $(echo "$left" | wc -w) cases that did not report: $left"
+		write_conf "$left" >"$conf"
+		build_l1
+	fi
 	console=$WORK/console.$try.log results=$WORK/results.$try.log
 	: >"$console"
 	: >"$results"
@@ -181,9 +217,26 @@ while :; do
 		-display none -vga none -monitor none -serial "file:$console" -serial "file:$results" \
 		-nic none -no-reboot </dev/null >"$WORK/qemu.$try.log" 2>&1 &
 	qpid=$!
+	# The idle watchdog: SIGTERM to timeout(1), which passes it on to QEMU.
+	(
+		last=-1 idle=0
+		while kill -0 "$qpid" 2>/dev/null; do
+			sleep 5
+			size=$(stat -c %s "$results" 2>/dev/null || echo 0)
+			if [ "$size" != "$last" ]; then last=$size idle=0; else idle=$((idle + 5)); fi
+			if [ "$idle" -ge "$IDLE" ]; then
+				echo "$idle" >"$WORK/stuck.$try"
+				kill -TERM "$qpid" 2>/dev/null
+				break
+			fi
+		done
+	) &
+	wpid=$!
 	tail -n +1 -f --pid="$qpid" "$results" | show_results
 	qstatus=0
 	wait "$qpid" || qstatus=$?
+	kill "$wpid" 2>/dev/null || true
+	wait "$wpid" 2>/dev/null || true
 	# Anything written after tail's last look.
 	end_line=$(tr -d '\r' <"$results" | grep -a '^KVMINI_TESTBED_END' | tail -n1 || true)
 	if [ -n "$end_line" ]; then
@@ -198,7 +251,9 @@ while :; do
 		tries_left=0
 	else
 		panic=$(tr -d '\r' <"$console" | grep -a -m1 -E 'BUG:|Kernel panic|Oops|general protection fault|stack guard page|watchdog: BUG' | cut -c1-160 || true)
-		if [ "$qstatus" = 137 ]; then
+		if [ -e "$WORK/stuck.$try" ]; then
+			why="no result line for $IDLE s: a case hung inside L1${panic:+ (console: $panic)}"
+		elif [ "$qstatus" = 137 ]; then
 			why="no end marker within the hard limit of $HARD s${panic:+ (console: $panic)}"
 		elif [ -n "$panic" ]; then
 			why="$panic"
@@ -209,21 +264,23 @@ while :; do
 		tries_left=$((TRIES - try))
 	fi
 	if [ "$tries_left" -le 0 ]; then
-		# Count what the last try reported, plus the testbed itself as a failure.
-		p=$(grep -ac '^PASS ' "$results" || true) f=$(grep -ac '^FAIL ' "$results" || true)
+		# Count what every try reported, plus the testbed itself as a failure.
 		echo "FAIL testbed: L1 died ${TRIES}x; the batch did not complete (logs in $WORK)"
-		[ "$cmd" = cases ] && echo "$p passed, $((f + 1)) failed"
+		[ "$cmd" = cases ] && echo "$(count PASS) passed, $(($(count FAIL) + 1)) failed"
 		exit 1
 	fi
 	try=$((try + 1))
 done
 if [ "$cmd" = cases ]; then
-	summary=$(tr -d '\r' <"$results" | grep -aE "$summary_re" | tail -n1 || true)
-	if [ -z "$summary" ]; then
-		summary="$(grep -ac '^PASS ' "$results") passed, $(($(grep -ac '^FAIL ' "$results") + 1)) failed"
-		echo "FAIL testbed: cases.sh ended (status $final_status) without its summary line"
-		final_status=1
+	# The summary counts every try (after a retry, cases.sh's own line covers only the cases it ran), and a
+	# case that never reported is a failure of its own.
+	extra=0
+	missing=$(pending)
+	if [ -n "$missing" ]; then
+		echo "FAIL testbed: no result from: $missing (status $final_status)"
+		extra=1
 	fi
-	echo "$summary"
+	[ "$(count FAIL)" = 0 ] && [ "$extra" = 0 ] || final_status=1
+	echo "$(count PASS) passed, $(($(count FAIL) + extra)) failed"
 fi
 exit "$final_status"
