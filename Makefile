@@ -40,6 +40,21 @@ $(B)/obj/guest/runinit_blob.o: guest/runinit_blob.S $(B)/guest/runinit
 	$(CC) -c -DRUNINIT_PATH='"$(B)/guest/runinit"' -o $@ $<
 $(B)/kvmini: $(B)/obj/guest/runinit_blob.o
 
+# kvmini demo: the teaching guests guest/demo/NAME.S, each a flat binary linked to run at 0x7c00
+# (GUEST_DEMO_ADDR in vmm/layout.h), where kvmini enters it in real mode. guest/demo/catalog.S embeds them all
+# with .incbin (found through the assembler's -I) and, like the runinit blob, is linked into build/kvmini only.
+DEMOS := $(patsubst guest/demo/%.S,$(B)/guest/demo/%.bin,$(filter-out guest/demo/catalog.S,$(wildcard guest/demo/*.S)))
+$(B)/guest/demo/%.bin: guest/demo/%.S guest/demo/demo.h vmm/layout.h
+	@mkdir -p $(dir $@)
+	$(CC) -c -I. -o $(B)/guest/demo/$*.o $<
+	ld -m elf_x86_64 -N --build-id=none --no-warn-rwx-segments -Ttext=0x7c00 -e _start -o $(B)/guest/demo/$*.elf \
+		$(B)/guest/demo/$*.o
+	objcopy -O binary -j .text $(B)/guest/demo/$*.elf $@
+$(B)/obj/guest/demo/catalog.o: guest/demo/catalog.S $(DEMOS)
+	@mkdir -p $(dir $@)
+	$(CC) -c -Wa,-I$(B)/guest/demo -o $@ $<
+$(B)/kvmini: $(B)/obj/guest/demo/catalog.o
+
 $(B)/kvmini: $(B)/obj/vmm/main.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -185,6 +185,11 @@ int bzimage_load(const struct bzimage *bz, struct gmem *m, int kfd, int ifd, uin
 	plan->kernel_addr = GUEST_KERNEL_ADDR;
 	plan->kernel_end = bz->mem_end;
 	plan->cmdline_addr = GUEST_CMDLINE_ADDR;
+	plan->cmdline_size = clen + 1;
 	plan->e820_entries = (unsigned)n;
+	plan->gdt_addr = GUEST_GDT_ADDR;
+	plan->gdt_size = sizeof(gdt);
+	plan->pagetables_addr = GUEST_PML4_ADDR;
+	plan->pagetables_size = PAGETABLES_SIZE;
 	return 0;
 }

@@ -34,6 +34,12 @@ struct boot_plan {
 	uint64_t kernel_addr, kernel_end, cmdline_addr, initrd_addr, initrd_size;
 	unsigned e820_entries;
 	uint64_t start_info; /* PVH: hvm_start_info address, passed in EBX (0 for bzImage) */
+	/* For --explain-boot (vmm/explain.c): what else went where; 0 when not written. */
+	uint64_t cmdline_size;			   /* bytes with the NUL */
+	uint64_t gdt_addr, gdt_size;		   /* the boot GDT */
+	uint64_t pagetables_addr, pagetables_size; /* identity page tables */
+	uint64_t acpi_addr, acpi_size;		   /* boot_load: ACPI tables, RSDP first (bytes used) */
+	uint64_t mptable_addr, mptable_size;	   /* boot_load: the MP table (bytes used) */
 };
 
 /* Parse the first `len` bytes of a file of `file_size` bytes. 0, or -ENOEXEC / -EINVAL with *why set to a

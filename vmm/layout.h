@@ -9,6 +9,7 @@
  *   0x0000_0500  0x0000_051f   boot GDT (null, null, code, data): the boot protocol's __BOOT_CS = 0x10, __BOOT_DS = 0x18
  *   0x0000_6000  0x0000_6fff   PVH boot only: hvm_start_info, its E820 map and module list, handed over in EBX
  *   0x0000_7000  0x0000_7fff   zero page (struct boot_params), handed to the kernel in RSI
+ *   0x0000_7c00  0x0001_7bff   kvmini demo only (no kernel, no zero page): the demo's flat binary, like a boot sector
  *   0x0000_9000  0x0000_dfff   identity page tables for the 64-bit entry: PML4, PDPT, 4 PDs (first 4 GiB, 2 MiB pages)
  *   0x0002_0000  0x0002_ffff   kernel command line (the kernel's cmdline_size caps it further)
  *   0x0009_fc00  0x0009_ffff   reserved (EBDA, empty)
@@ -48,6 +49,12 @@
 #define GUEST_MEM_MIN	    (64ULL << 20)
 #define GUEST_MEM_MAX	    (1ULL << 40)
 
+/* kvmini demo (no ULL on the demo's addresses: guest/demo's assembly includes this file) */
+#define GUEST_DEMO_ADDR 0x7c00	     /* the flat binary starts here, in real mode at CS:IP 0000:7c00 */
+#define GUEST_DEMO_MAX	0x10000ULL   /* its largest size (it ends below the EBDA) */
+#define GUEST_DEMO_MEM	(2ULL << 20) /* a demo's RAM unless -m says otherwise */
+#define GUEST_DEMO_MMIO 0xc0000000   /* the mmio demo's address: in the hole, below the virtio slots, unclaimed */
+
 /* Port I/O map. Anything else reads as all-ones and ignores writes (counted; see --stats). */
 #define PORT_I8042_DATA	 0x60  /* keyboard controller data: no keyboard */
 #define PORT_PIT_SPEAKER 0x61  /* handled inside KVM (KVM_PIT_SPEAKER_DUMMY) */
@@ -72,6 +79,9 @@
  * in up to 16 pages (each gpa[i] 4 KiB-aligned), so 64 KiB cost one exit, where KVM splits rep outsb per byte. */
 #define PORT_PROG_PAGES 0x6f4
 #define PROG_XFER_PAGES 16
+/* kvmini demo only: the hypercall port. An `out` of any byte here asks kvmini for a service: it reads the registers
+ * (RAX = call number, RBX = argument), performs the call and writes the result to RAX (devices/hypercall.h). */
+#define PORT_HYPERCALL 0x6f8
 /* The PIC (0x20, 0xa0), PIT (0x40-0x43) and ELCR (0x4d0) are emulated inside KVM: kvmini never sees them. */
 
 /* Interrupt lines (GSIs of the in-kernel IOAPIC, same numbers on the PIC). */

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "vmm/boot.h"
+#include "vmm/explain.h"
+#include "vmm/kstats.h"
 #include "vmm/layout.h"
 #include "vmm/opts.h"
 #include "vmm/runcmd.h"
@@ -155,6 +157,8 @@ static void print_stats(struct vm *vm)
 		fprintf(stderr, "kvmini: time: start to first KVM_RUN %.1f ms, to exit %.1f ms\n",
 			(double)(vm->stats.t_first_run_ns - vm->stats.t_start_ns) / 1e6,
 			(double)(vm_now_ns() - vm->stats.t_start_ns) / 1e6);
+	trace_print_tally(stderr, &vm->trace, &vm->pio, &vm->mmio);
+	kstats_print_vm(stderr, vm);
 }
 
 /* At a time-out: where each vCPU and each virtqueue stood (a guest waiting on a device shows up here). */
@@ -268,10 +272,20 @@ static int cmd_run(int argc, char **argv)
 	if (!vm || !kimg)
 		die("out of memory");
 	vm->stats.t_start_ns = vm_now_ns();
-	kfd = open_input(o.kernel, "kernel", &ksize);
-	/* No guest memory yet: RAM-size checks wait for the load, which reports them the same way. */
-	if (boot_probe(kimg, kfd, ksize, NULL, &why) < 0)
-		die("kernel %s: %s", o.kernel, why);
+	if (o.demo) {
+		const struct demo *d = demo_find(kvmini_demos, kvmini_ndemos, o.demo);
+
+		if (!d)
+			die("no demo '%s' (kvmini demo lists them)", o.demo);
+		kfd = -1;
+		if (boot_probe_flat(kimg, d->start, (size_t)(d->end - d->start), &why) < 0)
+			die("demo %s: %s", o.demo, why);
+	} else {
+		kfd = open_input(o.kernel, "kernel", &ksize);
+		/* No guest memory yet: RAM-size checks wait for the load, which reports them the same way. */
+		if (boot_probe(kimg, kfd, ksize, NULL, &why) < 0)
+			die("kernel %s: %s", o.kernel, why);
+	}
 	if (o.ncmd) {
 		/* The kernel's messages go to a file unless --console says otherwise: stdout is the program's. */
 		if (!o.console_set) {
@@ -325,6 +339,9 @@ static int cmd_run(int argc, char **argv)
 
 	vm_init(vm);
 	vm->run.want_status = o.ncmd > 0;
+	vm->trace.tally = o.stats;
+	if (o.trace_kinds && (r = trace_open(&vm->trace, o.trace_kinds, o.trace_file)) < 0)
+		die("--trace-file %s: %s", o.trace_file, strerror(-r));
 	vm->ncpus = o.cpus;
 	if ((r = vm_open_kvm(vm, &why)) < 0) {
 		if (r == -ENOTSUP && strncmp(why, "KVM_CAP", 7) == 0)
@@ -339,12 +356,18 @@ static int cmd_run(int argc, char **argv)
 		die("console %s: %s: %s", o.console_path ? o.console_path : "", why, strerror(-r));
 	if ((r = vm_add_legacy_devices(vm, &why)) < 0 || (r = vm_runchan_setup(vm, &why)) < 0)
 		die("%s: %s", why, strerror(-r));
+	if (o.demo && (r = demo_hypercall_setup(vm, &why)) < 0)
+		die("%s: %s", why, strerror(-r));
+	if (o.step) {
+		vm->con.in_fd = -1; /* stdin carries --step's Enter, not the guest's input */
+		demo_step_init(vm);
+	}
 	if ((r = attach_disks(vm, &why)) < 0)
 		die("%s: %s", why, strerror(-r));
 	if ((r = boot_load(vm, kimg, kfd, ifd, isize, o.cmdline, &why)) < 0)
 		die("%s", why);
-	free(kimg);
-	close(kfd);
+	if (kfd >= 0)
+		close(kfd);
 	if (ifd >= 0)
 		close(ifd);
 	for (unsigned i = 0; i < vm->ncpus; i++)
@@ -352,7 +375,13 @@ static int cmd_run(int argc, char **argv)
 			die("vCPU %u: %s: %s", i, why, strerror(-r));
 	if ((r = vcpu_setup_boot(&vm->vcpus[0], &vm->plan, &why)) < 0)
 		die("%s: %s", why, strerror(-r));
-	vm_coalesce_setup(vm);
+	if (o.explain_boot)
+		explain_boot_vm(stderr, vm, kimg);
+	free(kimg);
+	if (o.demo || o.step)
+		coalesce_init(&vm->coal, NULL, 0); /* teaching: every COM1 write is a real exit, none batched */
+	else
+		vm_coalesce_setup(vm);
 
 	/* Signals: the event loop reads them; vCPU threads inherit the mask and only unblock their kick. */
 	sigemptyset(&sigs);
@@ -410,6 +439,25 @@ static int cmd_run(int argc, char **argv)
 	return r;
 }
 
+/* kvmini demo NAME [options] is kvmini run --demo NAME [options]; no NAME (or --help): the list. */
+static int cmd_demo(int argc, char **argv)
+{
+	char **args;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		demo_list(stdout, kvmini_demos, kvmini_ndemos);
+		return 0;
+	}
+	if (argv[1][0] == '-')
+		die("kvmini demo NAME [options]: the demo's name comes first (kvmini demo lists them)");
+	if (!(args = calloc((size_t)argc + 3, sizeof(*args))))
+		die("out of memory");
+	args[0] = "run";
+	args[1] = "--demo";
+	memcpy(args + 2, argv + 1, (size_t)(argc - 1) * sizeof(*args));
+	return cmd_run(argc + 1, args);
+}
+
 int main(int argc, char **argv)
 {
 	static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
@@ -432,5 +480,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "demo"))
+		return cmd_demo(argc - 1, argv + 1);
 	die("unknown command '%s' (try: kvmini --help)", argv[1]);
 }

@@ -12,10 +12,12 @@
 #include "devices/virtio_blk.h"
 #include "vmm/layout.h"
 #include "vmm/netdev.h"
+#include "vmm/trace.h"
 
 const char opts_usage[] =
     "usage: kvmini run -k KERNEL [-i INITRD] [-a CMDLINE] [-m SIZE] [options]\n"
     "       kvmini run -k KERNEL [options] -- CMD [ARGS...]\n"
+    "       kvmini demo [NAME [--trace] [--step] [options]]   (a built-in teaching guest; no NAME: the list)\n"
     "       kvmini --help | --version\n"
     "\n"
     "Boot a Linux kernel in a KVM virtual machine with a serial console, ACPI and up to 64 CPUs.\n"
@@ -50,7 +52,17 @@ const char opts_usage[] =
     "                          (CMD itself is found on this host's PATH and added this way if needed)\n"
     "      --modules DIR       kernel modules (e.g. /lib/modules/VERSION) the init loads: the power button,\n"
     "                          evdev, and virtio for -d and -n (a module not found is taken as built in)\n"
-    "      --stats             at exit, print VM exit counts and memory use to stderr\n"
+    "  Seeing what the hypervisor does:\n"
+    "      --stats             at exit, print exit counts (by reason, port and MMIO address; KVM's own\n"
+    "                          counters) and memory use to stderr\n"
+    "      --trace[=KINDS]     one line per exit to kvmini on stderr: number, vCPU, kind, port or address,\n"
+    "                          size, direction, data, RIP, CPU mode. KINDS: a comma list of io, mmio, hlt,\n"
+    "                          shutdown, other (default: all). Turns off COM1's write batching\n"
+    "      --trace-file PATH   write the trace lines to PATH instead (implies --trace)\n"
+    "      --explain-boot      before the guest runs, print what the loader did: the kernel's header, where\n"
+    "                          everything went in guest memory, the E820 map and vCPU 0's registers\n"
+    "      --step              after each exit to kvmini, describe it on stderr and wait for Enter\n"
+    "                          (c Enter: run on without stopping); stdin is then not the guest's\n"
     "  -h, --help              this text\n"
     "\n"
     "Console: the guest's ttyS0 is on stdout and reads stdin. On a terminal, stdin is put in raw mode and\n"
@@ -141,7 +153,21 @@ int opts_parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-enum { OPT_CONSOLE = 256, OPT_TIMEOUT, OPT_STATS, OPT_ADD, OPT_ADD_BIN, OPT_MODULES, OPT_BOOT_TIMEOUT, OPT_RESULT };
+enum {
+	OPT_CONSOLE = 256,
+	OPT_TIMEOUT,
+	OPT_STATS,
+	OPT_ADD,
+	OPT_ADD_BIN,
+	OPT_MODULES,
+	OPT_BOOT_TIMEOUT,
+	OPT_RESULT,
+	OPT_TRACE,
+	OPT_TRACE_FILE,
+	OPT_EXPLAIN_BOOT,
+	OPT_DEMO,
+	OPT_STEP,
+};
 
 /* A repeatable option that collects its values. */
 static int opts_collect(const char **list, unsigned *n, const char *v, const char *name, char *err, size_t errlen)
@@ -170,7 +196,11 @@ static int opts_check(struct opts *o, int argc, char **argv, char *err, size_t e
 		o->cmd = argv + optind;
 		o->ncmd = (unsigned)(argc - optind);
 	}
-	if (!o->kernel) {
+	if (o->demo && (o->kernel || o->initrd || o->ncmd)) {
+		snprintf(err, errlen, "a demo is its own guest: no -k, -i or command with it");
+		return -EINVAL;
+	}
+	if (!o->kernel && !o->demo) {
 		snprintf(err, errlen, "no kernel given (-k KERNEL)");
 		return -EINVAL;
 	}
@@ -188,6 +218,8 @@ static int opts_check(struct opts *o, int argc, char **argv, char *err, size_t e
 	}
 	if (o->ncmd && !o->cmdline_set)
 		o->cmdline = OPTS_CMD_CMDLINE;
+	if (o->trace_file && !o->trace_kinds)
+		o->trace_kinds = TRACE_ALL;
 	return 0;
 }
 
@@ -209,10 +241,16 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	    {"modules", required_argument, NULL, OPT_MODULES},
 	    {"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
 	    {"result", required_argument, NULL, OPT_RESULT},
+	    {"trace", optional_argument, NULL, OPT_TRACE},
+	    {"trace-file", required_argument, NULL, OPT_TRACE_FILE},
+	    {"explain-boot", no_argument, NULL, OPT_EXPLAIN_BOOT},
+	    {"demo", required_argument, NULL, OPT_DEMO}, /* what `kvmini demo NAME` becomes (vmm/main.c) */
+	    {"step", no_argument, NULL, OPT_STEP},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
+	bool mem_set = false;
 
 	*o = (struct opts){
 	    .mem = OPTS_DEFAULT_MEM, .cmdline = OPTS_DEFAULT_CMDLINE, .cpus = 1, .console = CONSOLE_STDIO};
@@ -240,6 +278,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 				snprintf(err, errlen, "memory size '%s' out of range (64M to 1T)", optarg);
 				return -EINVAL;
 			}
+			mem_set = true;
 			break;
 		case 'c': {
 			char *end;
@@ -332,6 +371,27 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 			}
 			o->result = optarg;
 			break;
+		case OPT_TRACE:
+			/* Only --trace=KINDS takes a value: "--trace io" would be a stray argument. */
+			if (trace_parse_kinds(optarg, &o->trace_kinds, err, errlen) < 0)
+				return -EINVAL;
+			break;
+		case OPT_TRACE_FILE:
+			if (!*optarg) {
+				snprintf(err, errlen, "option '--trace-file' needs a file name");
+				return -EINVAL;
+			}
+			o->trace_file = optarg;
+			break;
+		case OPT_EXPLAIN_BOOT:
+			o->explain_boot = true;
+			break;
+		case OPT_DEMO:
+			o->demo = optarg;
+			break;
+		case OPT_STEP:
+			o->step = true;
+			break;
 		case 'h':
 			o->help = true;
 			return 0;
@@ -352,5 +412,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 		}
 		}
 	}
+	if (o->demo && !mem_set)
+		o->mem = GUEST_DEMO_MEM; /* a demo needs a few pages, not a kernel's RAM */
 	return opts_check(o, argc, argv, err, errlen);
 }

@@ -41,6 +41,12 @@ struct opts {
 	const char *modules; /* --modules DIR */
 	double boot_timeout; /* seconds until the init says it is ready; 0 = none */
 	const char *result;  /* --result FILE.json */
+	/* teaching mode */
+	unsigned trace_kinds;	/* --trace[=KINDS]: TRACE_* bits (vmm/trace.h); 0: no trace */
+	const char *trace_file; /* --trace-file PATH: trace lines there instead of stderr (implies --trace) */
+	bool explain_boot;	/* --explain-boot: before the first KVM_RUN, say what the loader did */
+	const char *demo;	/* kvmini demo NAME (--demo NAME): a built-in guest instead of -k (vmm/demo.h) */
+	bool step;		/* --step: wait for Enter after each exit */
 };
 
 /* Parse `kvmini run` arguments (argv[0] is "run"). 0, or -EINVAL with a message in err (size errlen). */

@@ -307,6 +307,7 @@ int pvh_load(const struct pvh_image *img, struct gmem *m, int kfd, int ifd, uint
 	if (gmem_write(m, GUEST_CMDLINE_ADDR, cmdline, clen + 1) < 0)
 		return fail(why, "no room for the command line", -ENOSPC);
 	plan->cmdline_addr = GUEST_CMDLINE_ADDR;
+	plan->cmdline_size = clen + 1;
 	if ((n = write_start_info(m, plan, why)) < 0)
 		return n;
 	if (gmem_write(m, GUEST_GDT_ADDR, pvh_gdt, sizeof(pvh_gdt)) < 0)
@@ -318,5 +319,7 @@ int pvh_load(const struct pvh_image *img, struct gmem *m, int kfd, int ifd, uint
 	plan->kernel_addr = img->lo;
 	plan->kernel_end = img->hi;
 	plan->e820_entries = (unsigned)n;
+	plan->gdt_addr = GUEST_GDT_ADDR;
+	plan->gdt_size = sizeof(pvh_gdt);
 	return 0;
 }

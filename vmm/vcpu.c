@@ -259,6 +259,8 @@ int vcpu_setup_boot(struct vcpu *v, const struct boot_plan *p, const char **why)
 	struct kvm_sregs s;
 	struct kvm_regs r = {0};
 
+	if (v->vm->boot_real_mode)
+		return demo_vcpu_setup(v, p->entry, why); /* kvmini demo: real mode */
 	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
 		*why = "KVM_GET_SREGS failed";
 		return -errno;
@@ -346,7 +348,65 @@ static int vcpu_handle_io(struct vcpu *v)
 	if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port > PORT_COM1 && run->io.port < PORT_COM1 + 8)
 		vm_coalesce_update(v->vm);
 	__atomic_add_fetch(&v->vm->stats.exits_io, 1, __ATOMIC_RELAXED);
+	/* kvmini demo: a hypercall reads and writes the guest's registers, done by vmm/demo.c. */
+	if (run->io.port == PORT_HYPERCALL && run->io.direction == KVM_EXIT_IO_OUT && v->vm->demo.hcall_on)
+		return demo_hypercall(v);
 	return 0;
+}
+
+/* One exit to userspace, handled: true to run the guest on, false when the vCPU stops. */
+static bool vcpu_handle_exit(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	char what[96];
+
+	switch (v->run->exit_reason) {
+	case KVM_EXIT_IO:
+		if (vcpu_handle_io(v) == 0)
+			return true;
+		vcpu_fail(v, "malformed port I/O exit", "malformed port I/O exit");
+		break;
+	case KVM_EXIT_MMIO:
+		__atomic_add_fetch(&vm->stats.exits_mmio, 1, __ATOMIC_RELAXED);
+		if (v->run->mmio.len <= 8) {
+			bus_access(&vm->mmio, v->run->mmio.phys_addr, v->run->mmio.data, v->run->mmio.len,
+				   v->run->mmio.is_write);
+			return true;
+		}
+		vcpu_fail(v, "malformed MMIO exit", "malformed MMIO exit");
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		/* A triple fault: how a PC resets when nothing else works (reboot=t). */
+		vm_guest_stopped(vm, "guest reset (triple fault)");
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		if (v->run->system_event.type == KVM_SYSTEM_EVENT_RESET ||
+		    v->run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+			vm_guest_stopped(vm, "guest reset or shutdown (system event)");
+			break;
+		}
+		/* a crash report or anything newer: not a clean end */
+		snprintf(what, sizeof(what), "system event %u", v->run->system_event.type);
+		vcpu_fail(v, what, "unexpected system event");
+		break;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(what, sizeof(what), "KVM internal error, suberror %u", v->run->internal.suberror);
+		vcpu_fail(v, what, "KVM internal error");
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "VM entry failed, hardware reason 0x%llx",
+			 (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
+		vcpu_fail(v, what, "VM entry failed");
+		break;
+	default:
+		snprintf(what, sizeof(what), "unexpected exit reason %u", v->run->exit_reason);
+		vcpu_fail(v, what, "unexpected KVM exit");
+		break;
+	}
+	__atomic_add_fetch(&vm->stats.exits_other, 1, __ATOMIC_RELAXED);
+	return false;
 }
 
 static void *vcpu_thread(void *arg)
@@ -364,6 +424,7 @@ static void *vcpu_thread(void *arg)
 		vm->stats.t_first_run_ns = vm_now_ns();
 	while (__atomic_load_n(&vm->exit_status, __ATOMIC_ACQUIRE) < 0) {
 		int r = ioctl(v->fd, KVM_RUN, 0);
+		bool go_on;
 
 		/* Batched writes happened before this exit: deliver them first, in order. */
 		coalesce_drain(&vm->coal, &vm->pio, &vm->mmio);
@@ -376,53 +437,12 @@ static void *vcpu_thread(void *arg)
 			vcpu_fail(v, what, "KVM_RUN failed");
 			break;
 		}
-		switch (v->run->exit_reason) {
-		case KVM_EXIT_IO:
-			if (vcpu_handle_io(v) == 0)
-				continue;
-			vcpu_fail(v, "malformed port I/O exit", "malformed port I/O exit");
+		go_on = vcpu_handle_exit(v);
+		/* --trace and --stats see each exit after its handling, so a read shows what the device answered. */
+		trace_exit(&vm->trace, v);
+		if (!go_on)
 			break;
-		case KVM_EXIT_MMIO:
-			__atomic_add_fetch(&vm->stats.exits_mmio, 1, __ATOMIC_RELAXED);
-			if (v->run->mmio.len <= 8) {
-				bus_access(&vm->mmio, v->run->mmio.phys_addr, v->run->mmio.data, v->run->mmio.len,
-					   v->run->mmio.is_write);
-				continue;
-			}
-			vcpu_fail(v, "malformed MMIO exit", "malformed MMIO exit");
-			break;
-		case KVM_EXIT_SHUTDOWN:
-			/* A triple fault: how a PC resets when nothing else works (reboot=t). */
-			vm_guest_stopped(vm, "guest reset (triple fault)");
-			break;
-		case KVM_EXIT_SYSTEM_EVENT:
-			if (v->run->system_event.type == KVM_SYSTEM_EVENT_RESET ||
-			    v->run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
-				vm_guest_stopped(vm, "guest reset or shutdown (system event)");
-				break;
-			}
-			/* a crash report or anything newer: not a clean end */
-			snprintf(what, sizeof(what), "system event %u", v->run->system_event.type);
-			vcpu_fail(v, what, "unexpected system event");
-			break;
-		case KVM_EXIT_INTR:
-			continue;
-		case KVM_EXIT_INTERNAL_ERROR:
-			snprintf(what, sizeof(what), "KVM internal error, suberror %u", v->run->internal.suberror);
-			vcpu_fail(v, what, "KVM internal error");
-			break;
-		case KVM_EXIT_FAIL_ENTRY:
-			snprintf(what, sizeof(what), "VM entry failed, hardware reason 0x%llx",
-				 (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
-			vcpu_fail(v, what, "VM entry failed");
-			break;
-		default:
-			snprintf(what, sizeof(what), "unexpected exit reason %u", v->run->exit_reason);
-			vcpu_fail(v, what, "unexpected KVM exit");
-			break;
-		}
-		__atomic_add_fetch(&vm->stats.exits_other, 1, __ATOMIC_RELAXED);
-		break;
+		demo_step(v); /* --step: wait for Enter before the guest runs on */
 	}
 	return NULL;
 }

@@ -15,6 +15,7 @@
 #include "devices/virtio_blk.h"
 #include "vmm/bus.h"
 #include "vmm/coalesce.h"
+#include "vmm/demo.h"
 #include "vmm/bzimage.h"
 #include "vmm/console.h"
 #include "vmm/evloop.h"
@@ -22,6 +23,7 @@
 #include "vmm/irq.h"
 #include "vmm/netdev.h"
 #include "vmm/layout.h"
+#include "vmm/trace.h"
 #include "vmm/virtio.h"
 
 #define VM_MAX_VCPUS 64
@@ -75,6 +77,7 @@ struct vm {
 	struct bus pio, mmio;
 	struct evloop loop;
 	struct boot_plan plan;
+	bool boot_real_mode; /* kvmini demo: vCPU 0 starts in real mode at 0:plan.entry (set by boot.c) */
 	/* devices */
 	struct console con;
 	struct irq_line com1_irq;
@@ -85,6 +88,7 @@ struct vm {
 	struct acpi_pm pm;
 	struct coalesce coal; /* COM1's THR writes batched through KVM's ring */
 	struct vm_runchan run;
+	struct vm_demo demo; /* kvmini demo: the hypercall port and --step (vmm/demo.h) */
 	struct vm_virtio virtio[GUEST_VIRTIO_MAX];
 	unsigned nvirtio;
 	struct virtio_blk *disk[GUEST_VIRTIO_MAX]; /* vda, vdb, ... */
@@ -95,6 +99,7 @@ struct vm {
 	int exit_status; /* -1 while running; the first vm_request_exit wins */
 	const char *exit_reason;
 	struct vm_stats stats;
+	struct trace trace; /* --trace lines and the --stats tally of exits (vmm/trace.h) */
 };
 
 /* Every fd field to -1 and the exit status to "running": call first, on a zeroed struct vm. */

@@ -72,6 +72,10 @@ files=(-f "$(build_tool tmark static):/e2e/tmark" -f "$(build_tool kvm-probe sta
 for g in "$REPO_ROOT/$KVMINI_BUILD"/guest/*.bzImage; do
 	[ -e "$g" ] && files+=(-f "$g:/e2e/tiny/${g##*/}")
 done
+# What the demo-* cases compare kvmini demo's console and trace with (the demos themselves are inside kvmini).
+for g in "$E2E_DIR"/expected/*; do
+	[ -e "$g" ] && files+=(-f "$g:/e2e/expected/${g##*/}")
+done
 if [ "$cmd" != probe ]; then
 	[ -x "$KVMINI" ] || die "no kvmini binary at $KVMINI (run make)"
 	files+=(-f "$KVMINI:/e2e/kvmini")

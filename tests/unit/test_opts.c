@@ -12,6 +12,7 @@
 
 #include "vmm/netdev.h"
 #include "vmm/opts.h"
+#include "vmm/trace.h"
 
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)
@@ -564,6 +565,42 @@ static void test_small_err_buffer(void **state)
 		assert_int_equal(err[i], 'Z');
 }
 
+/* Teaching mode: --trace[=KINDS], --trace-file, --explain-boot. */
+static void test_teaching(void **state)
+{
+	struct opts o;
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, err, "-k", "k"), 0);
+	assert_int_equal(o.trace_kinds, 0);
+	assert_null(o.trace_file);
+	assert_false(o.explain_boot);
+	assert_int_equal(PARSE(&o, err, "-k", "k", "--trace"), 0);
+	assert_int_equal(o.trace_kinds, TRACE_ALL);
+	assert_int_equal(PARSE(&o, err, "-k", "k", "--trace=io,mmio"), 0);
+	assert_int_equal(o.trace_kinds, TRACE_IO | TRACE_MMIO);
+	assert_int_equal(PARSE(&o, err, "--trace=hlt,shutdown,other", "-k", "k", "--explain-boot"), 0);
+	assert_int_equal(o.trace_kinds, TRACE_HLT | TRACE_SHUTDOWN | TRACE_OTHER);
+	assert_true(o.explain_boot);
+	/* --trace-file alone traces everything; with --trace=KINDS it keeps the kinds. */
+	assert_int_equal(PARSE(&o, err, "-k", "k", "--trace-file", "/tmp/t.txt"), 0);
+	assert_string_equal(o.trace_file, "/tmp/t.txt");
+	assert_int_equal(o.trace_kinds, TRACE_ALL);
+	assert_int_equal(PARSE(&o, err, "-k", "k", "--trace-file=t", "--trace=mmio"), 0);
+	assert_int_equal(o.trace_kinds, TRACE_MMIO);
+	/* The bad word is named. */
+	expect_err(PARSE(&o, err, "-k", "k", "--trace=io,bogus"), err, "'bogus'");
+	expect_err(PARSE(&o, err, "-k", "k", "--trace=io,,mmio"), err, "--trace");
+	expect_err(PARSE(&o, err, "-k", "k", "--trace=io,"), err, "--trace");
+	expect_err(PARSE(&o, err, "-k", "k", "--trace="), err, NULL);
+	expect_err(PARSE(&o, err, "-k", "k", "--trace-file"), err, "--trace-file");
+	expect_err(PARSE(&o, err, "-k", "k", "--trace-file="), err, "--trace-file");
+	expect_err(PARSE(&o, err, "-k", "k", "--explain-boot=yes"), err, "--explain-boot");
+	/* Only --trace=KINDS takes a value: a separate word is a stray argument. */
+	expect_err(PARSE(&o, err, "-k", "k", "--trace", "io"), err, "'io'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +622,7 @@ int main(void)
 	    cmocka_unit_test(test_cpus),
 	    cmocka_unit_test(test_disks),
 	    cmocka_unit_test(test_nets),
+	    cmocka_unit_test(test_teaching),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
