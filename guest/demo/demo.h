@@ -64,6 +64,18 @@ gdt_desc:
 .endm
 
 /* The first instructions of 32-bit code after ENTER_PROTECTED_MODE: the data segments from the GDT too. */
+/* The start every demo after `protected` shares: what protected.S does step by step, in one line. Interrupts off,
+ * DS = SS = 0, a stack below the code, then protected mode at `target` (.code32). */
+.macro START_PROTECTED target
+	cli
+	xor %ax, %ax
+	mov %ax, %ds
+	mov %ax, %ss
+	mov $GUEST_DEMO_ADDR, %sp
+	cld
+	ENTER_PROTECTED_MODE \target
+.endm
+
 .macro FLAT_DATA32
 	mov $SEL_DATA32, %ax
 	mov %ax, %ds

@@ -47,13 +47,7 @@
 	.code16
 	.globl _start
 _start:
-	cli
-	xor %ax, %ax
-	mov %ax, %ds
-	mov %ax, %ss
-	mov $GUEST_DEMO_ADDR, %sp
-	cld
-	ENTER_PROTECTED_MODE pm32
+	START_PROTECTED pm32 /* as in protected.S */
 
 	.code32
 pm32:

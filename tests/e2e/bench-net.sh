@@ -30,25 +30,7 @@ net_progress() {
 # lines go to $net_goal. Exit status 3 when a kvmini network boot failed or is missing.
 net_goal=${WORK:-.}/net-goal.md
 net_table() {
-	awk -v n="$NET_N" -v goalf="$net_goal" '
-	function med(a, c,   i, j, t, s) {
-		for (i = 1; i <= c; i++) s[i] = a[i]
-		for (i = 2; i <= c; i++) for (j = i; j > 1 && s[j - 1] > s[j]; j--) { t = s[j]; s[j] = s[j - 1]; s[j - 1] = t }
-		lo = s[1]; hi = s[c]
-		return c % 2 ? s[(c + 1) / 2] : (s[c / 2] + s[c / 2 + 1]) / 2
-	}
-	function cell(v, k,   i, m, x, c) {
-		c = kc[v, k]
-		if (c == 0) return "failed"
-		for (i = 1; i <= c; i++) x[i] = val[v, k, i]
-		m = med(x, c); mid[v, k] = m
-		if (c == 1) return sprintf("%.1f", m)
-		return sprintf("%.1f (%.1f–%.1f)", m, lo, hi)
-	}
-	function ratio(k) {
-		if (kc["kvmini", k] == 0 || kc["qemu-q35", k] == 0 || mid["qemu-q35", k] == 0) return "-"
-		return sprintf("%.2f", mid["kvmini", k] / mid["qemu-q35", k])
-	}
+	awk -v n="$NET_N" -v goalf="$net_goal" -v fmt=%.1f "$TABLE_AWK"'
 	BEGIN {
 		split("tx_mbps rx_mbps", key, " ")
 		split("guest to host (TCP)|host to guest (TCP)", what, "|")

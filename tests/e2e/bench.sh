@@ -314,11 +314,9 @@ runs() {
 			v["stats_guest_kb"] == -1 ? "-" : v["stats_guest_kb"], v["samples"] }' "$res"
 }
 
-# blk_table: the disk phase's markdown table (medians, min-max, kvmini/QEMU ratios) and its failures; the goal
-# lines go to $blk_goal. Exit status 3 when a kvmini disk boot failed or is missing.
-blk_goal=$WORK/blk-goal.md
-blk_table() {
-	awk -v n="$BLK_N" -v goalf="$blk_goal" '
+# The awk functions both throughput tables share: med (the median of a[1..c]; sets lo and hi), cell (median
+# and range of val[v, k, 1..kc[v, k]] printed with fmt, or "failed"), ratio (kvmini's median over QEMU q35's).
+TABLE_AWK='
 	function med(a, c,   i, j, t, s) {
 		for (i = 1; i <= c; i++) s[i] = a[i]
 		for (i = 2; i <= c; i++) for (j = i; j > 1 && s[j - 1] > s[j]; j--) { t = s[j]; s[j] = s[j - 1]; s[j - 1] = t }
@@ -330,13 +328,20 @@ blk_table() {
 		if (c == 0) return "failed"
 		for (i = 1; i <= c; i++) x[i] = val[v, k, i]
 		m = med(x, c); mid[v, k] = m
-		if (c == 1) return sprintf("%d", m)
-		return sprintf("%d (%d–%d)", m, lo, hi)
+		if (c == 1) return sprintf(fmt, m)
+		return sprintf(fmt " (" fmt "–" fmt ")", m, lo, hi)
 	}
 	function ratio(k) {
 		if (kc["kvmini", k] == 0 || kc["qemu-q35", k] == 0 || mid["qemu-q35", k] == 0) return "-"
 		return sprintf("%.2f", mid["kvmini", k] / mid["qemu-q35", k])
 	}
+'
+
+# blk_table: the disk phase's markdown table (medians, min-max, kvmini/QEMU ratios) and its failures; the goal
+# lines go to $blk_goal. Exit status 3 when a kvmini disk boot failed or is missing.
+blk_goal=$WORK/blk-goal.md
+blk_table() {
+	awk -v n="$BLK_N" -v goalf="$blk_goal" -v fmt=%d "$TABLE_AWK"'
 	/^BENCH_BLK / {
 		delete v
 		for (i = 2; i <= NF; i++) { if ($i ~ /^why=/) break; split($i, kv, "="); v[kv[1]] = kv[2] }

@@ -168,12 +168,20 @@ case_big_initrd() {
 # boot_ok DIR: the console output DIR/out of a finished boot has both markers
 boot_ok() { grep -aq 'Linux version' "$1/out" && grep -aq KVMINI_INIT_OK "$1/out"; }
 
+# Also the teaching views on a real kernel: --explain-boot (layout, E820, first registers) and --stats (exits by
+# reason and port, KVM's own counters).
 case_boot() {
 	d=$(newdir boot)
-	"$TMARK" -t "$(limit 20)" -r "$d/rep" KVMINI_INIT_OK -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" \
+	"$TMARK" -t "$(limit 20)" -r "$d/rep" KVMINI_INIT_OK -- "$KVMINI" run -k "$KERNEL" -i "$INITRD" --stats --explain-boot \
 		-a "$BASE_CMDLINE kvmini.test=boot" </dev/null >"$d/out" 2>"$d/err"
 	if [ "$(key "$d/rep" status)" != 0 ]; then
 		fail boot "$(why_boot "$d")" "$d/out" "$d/err"
+	elif ! grep -q 'E820 memory map' "$d/err" || ! grep -q 'vCPU 0 starts in long mode' "$d/err" ||
+		! grep -q 'command line' "$d/err"; then
+		fail boot "--explain-boot did not print the layout, the E820 map and the first registers" "$d/err"
+	elif ! grep -q 'exits to kvmini by reason' "$d/err" || ! grep -q 'port I/O exits by port' "$d/err" ||
+		! grep -q "KVM's counters" "$d/err"; then
+		fail boot "--stats did not print the exit tables and KVM's counters" "$d/err"
 	elif ! grep -aq 'Linux version' "$d/out"; then
 		fail boot "no 'Linux version' line on the console" "$d/out" "$d/err"
 	elif ! grep -aq KVMINI_INIT_OK "$d/out"; then
