@@ -725,9 +725,9 @@ case_net_tap() {
 	elif ! grep -aq KVMINI_PING_OK "$d/out"; then
 		fail net-tap "the guest got no ping answer from 192.0.2.1" "$d/out" "$d/err" "$d/ip.err"
 	elif [ -z "$tx" ] || [ "$tx" != "$got_tx" ]; then
-		fail net-tap "guest to host: md5 ${tx:-none} sent, $got_tx received ($(wc -c <"$d/recv") bytes)" "$d/out"
+		fail net-tap "guest to host: md5 ${tx:-none} sent, $got_tx received ($(wc -c <"$d/recv") bytes)" "$d/out" "$d/err"
 	elif [ "$rx" != "$want_rx" ]; then
-		fail net-tap "host to guest: md5 $want_rx sent, ${rx:-none} received" "$d/out"
+		fail net-tap "host to guest: md5 $want_rx sent, ${rx:-none} received" "$d/out" "$d/err"
 	else
 		pass net-tap "ping, then 32 MiB each way intact (md5), exit 0"
 	fi
