@@ -208,6 +208,8 @@ static int arm_timer(struct vm *vm, double seconds, evloop_cb cb)
 static int attach_disks(struct vm *vm, const char **why)
 {
 	static const char *const names[GUEST_VIRTIO_MAX] = {"vda", "vdb", "vdc", "vdd", "vde", "vdf", "vdg", "vdh"};
+	static const char *const nics[GUEST_VIRTIO_MAX] = {"eth0", "eth1", "eth2", "eth3",
+							   "eth4", "eth5", "eth6", "eth7"};
 	int err = 0;
 
 	for (unsigned i = 0; i < vm->ndisks; i++) {
@@ -224,7 +226,7 @@ static int attach_disks(struct vm *vm, const char **why)
 		vm->disk[i]->kick_fd = slot->kick[0].fd;
 	}
 	for (unsigned i = 0; i < vm->nnets; i++)
-		if ((err = netdev_attach(vm->net[i], vm, names[vm->ndisks + i] /* a bus label only */, why)) < 0)
+		if ((err = netdev_attach(vm->net[i], vm, nics[i] /* a bus label only */, why)) < 0)
 			return err;
 	return 0;
 }

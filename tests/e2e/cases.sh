@@ -398,20 +398,44 @@ wait_line() {
 	grep -aq "$2" "$1" 2>/dev/null
 }
 
-# watchdog PID SECONDS FILE: in the background, if PID still runs after SECONDS (its own --timeout should have
-# ended it), write what each of its threads is doing to FILE (state R/S/D and kernel wait channel: a thread in
-# D inside KVM_RUN is L1's KVM, one in S on a futex is kvmini's own deadlock), then SIGKILL it. Sets $wd.
+# watchdog PID SECONDS NAME: in the background, if PID still runs after SECONDS (its own --timeout should have
+# ended it), print on the run's output what each of its threads is doing (state R/S/D, kernel wait channel and
+# stack: a thread in D inside KVM_RUN is L1's KVM, one in S on a futex is kvmini's own deadlock), then SIGKILL
+# it and leave a mark in $WORK/NAME.stuck. Sets $wd. wait_pid then gives up on a process SIGKILL cannot end.
 watchdog() {
 	(
-		exec >/dev/null 2>&1 </dev/null # a left-over sleep must not hold the run's output open
-		sleep "$2"
+		sleep "$2" >/dev/null 2>&1 </dev/null # a left-over sleep must not hold the run's output open
 		kill -0 "$1" 2>/dev/null || exit 0
 		for t in /proc/"$1"/task/*; do
-			echo "thread ${t##*/}: state $(awk '{print $3}' "$t/stat" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)"
-		done >"$3"
+			echo "# $3: kvmini thread ${t##*/}: state $(awk '{print $3}' "$t/stat" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)"
+			sed "s/^/#   /" "$t/stack" 2>/dev/null | head -n 12
+		done
+		: >"$WORK/$3.stuck"
 		kill -KILL "$1" 2>/dev/null
 	) &
 	wd=$!
+}
+
+# wait_pid PID NAME: wait for PID's status in $st; after watchdog NAME fired, give up 20 s later (st=255).
+wait_pid() {
+	rm -f "$WORK/$2.stuck"
+	while kill -0 "$1" 2>/dev/null; do
+		if [ -e "$WORK/$2.stuck" ]; then
+			i=0
+			while kill -0 "$1" 2>/dev/null && [ $i -lt 20 ]; do
+				sleep 1
+				i=$((i + 1))
+			done
+			if kill -0 "$1" 2>/dev/null; then
+				st=255
+				return
+			fi
+			break
+		fi
+		sleep 1
+	done
+	st=0
+	wait "$1" || st=$?
 }
 
 # SIGTERM presses the ACPI power button; busybox acpid in the guest runs its shutdown script, which powers
@@ -696,7 +720,7 @@ case_net_tap() {
 	"$KVMINI" run -k "$KERNEL" -i "$INITRD" -n "tap:$tap" --timeout "$(limit 60)" --stats \
 		-a "$BASE_CMDLINE quiet kvmini.test=net kvmini.end=poweroff" </dev/null >"$d/out" 2>"$d/err" &
 	pid=$!
-	watchdog $pid "$(limit 70)" "$d/stuck"
+	watchdog $pid "$(limit 70)" net-tap
 	i=0
 	while ! ip link show "$tap" >/dev/null 2>&1 && [ $i -lt 100 ] && kill -0 $pid 2>/dev/null; do
 		sleep 0.1
@@ -711,8 +735,7 @@ case_net_tap() {
 	l1=$!
 	busybox nc -l -p 5001 <"$IN/net-h2g" 2>/dev/null &
 	l2=$!
-	st=0
-	wait $pid || st=$?
+	wait_pid $pid net-tap
 	kill $wd 2>/dev/null
 	kill $l1 $l2 2>/dev/null
 	wait $l1 $l2 2>/dev/null
@@ -720,8 +743,12 @@ case_net_tap() {
 	tx=$(sed -n 's/^KVMINI_TX_MD5=\([0-9a-f]*\).*/\1/p' "$d/out" | head -n1)
 	rx=$(sed -n 's/^KVMINI_RX_MD5=\([0-9a-f]*\).*/\1/p' "$d/out" | head -n1)
 	got_tx=$(md5sum <"$d/recv" | cut -d' ' -f1)
-	if [ "$st" != 0 ]; then
-		fail net-tap "exit status $st" "$d/out" "$d/err" "$d/ip.err" "$d/stuck"
+	if [ "$st" = 255 ]; then
+		fail net-tap "kvmini outlived its --timeout and SIGKILL: stuck inside the kernel (threads above)" "$d/out" "$d/err"
+	elif [ "$st" != 0 ]; then
+		fail net-tap "exit status $st" "$d/out" "$d/err" "$d/ip.err"
+	elif ! grep -aq KVMINI_RX_MD5 "$d/out"; then
+		fail net-tap "exit 0 before the guest finished: $(grep -m1 'kvmini: exit:' "$d/err")" "$d/out" "$d/err"
 	elif ! grep -aq KVMINI_PING_OK "$d/out"; then
 		fail net-tap "the guest got no ping answer from 192.0.2.1" "$d/out" "$d/err" "$d/ip.err"
 	elif [ -z "$tx" ] || [ "$tx" != "$got_tx" ]; then
