@@ -358,12 +358,11 @@ static void blk_notify(void *dev, unsigned qi)
 	struct virtio_blk *b = dev;
 	struct virtq *q = &b->t.q[0];
 	unsigned batch = 0;
-	bool rechecked = false;
 
 	if (qi != 0)
 		return;
 	for (;;) {
-		int r = virtq_pop(q, &b->req);
+		int r = virtq_next(q, &b->req);
 
 		if (r == -EIO) {
 			if (batch)
@@ -371,15 +370,8 @@ static void blk_notify(void *dev, unsigned qi)
 			virtio_mmio_needs_reset_locked(&b->t);
 			return;
 		}
-		if (r == 0) {
-			/* With EVENT_IDX, publish avail_event and look once more: a buffer added meanwhile would
-			 * otherwise wait for a kick the driver will not send. */
-			if (rechecked || !virtq_enable_notify(q))
-				break;
-			rechecked = true;
-			continue;
-		}
-		rechecked = false;
+		if (r == 0)
+			break; /* empty, and with EVENT_IDX the driver will kick for its next buffer */
 		if (r < 0) {
 			b->st.dropped++;
 			virtq_push(q, b->req.head, 0);

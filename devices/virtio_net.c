@@ -171,7 +171,6 @@ static void tx_run(struct virtio_net *n)
 {
 	struct virtq *q = &n->t.q[VIRTIO_NET_TXQ];
 	unsigned batch = 0;
-	bool rechecked = false;
 
 	if (!q->active)
 		return;
@@ -184,7 +183,7 @@ static void tx_run(struct virtio_net *n)
 		batch++;
 	}
 	for (;;) {
-		int r = virtq_pop(q, &n->tx.req);
+		int r = virtq_next(q, &n->tx.req);
 
 		if (r == -EIO) {
 			if (batch)
@@ -192,13 +191,8 @@ static void tx_run(struct virtio_net *n)
 			virtio_mmio_needs_reset_locked(&n->t);
 			return;
 		}
-		if (r == 0) {
-			if (rechecked || !virtq_enable_notify(q))
-				break;
-			rechecked = true;
-			continue;
-		}
-		rechecked = false;
+		if (r == 0)
+			break;
 		if (r < 0) {
 			n->st.tx_malformed++;
 		} else if (tx_prepare(n) && !tx_send(n)) {

@@ -294,6 +294,15 @@ bool virtq_enable_notify(struct virtq *q)
 	return load16(q->avail + AVAIL_IDX, __ATOMIC_ACQUIRE) != q->last_avail;
 }
 
+int virtq_next(struct virtq *q, struct virtq_req *r)
+{
+	int rc = virtq_pop(q, r);
+
+	if (rc == 0 && virtq_enable_notify(q))
+		rc = virtq_pop(q, r);
+	return rc;
+}
+
 int virtq_describe(const struct virtq *q, char *buf, size_t len)
 {
 	if (!q->active)

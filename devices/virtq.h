@@ -43,6 +43,7 @@
  *		}
  *	} while (virtq_enable_notify(q));
  *	if (virtq_should_notify(q)) raise the interrupt;
+ * virtq_next is that inner pop and the re-check in one call, for handlers that stop part-way (batches).
  */
 
 #define VIRTQ_MAX_SIZE 256 /* QueueNumMax we offer; also bounds a chain */
@@ -106,6 +107,9 @@ bool virtq_should_notify(struct virtq *q);
 /* Before going idle with EVENT_IDX: publish avail_event = last_avail so the driver kicks on its next buffer.
  * Returns true when more buffers arrived meanwhile (the device should pop again). Without EVENT_IDX, false. */
 bool virtq_enable_notify(struct virtq *q);
+/* virtq_pop, and when the ring looks empty, virtq_enable_notify and one more pop: 0 then means the device may
+ * go idle (a buffer added meanwhile is found here, later ones come with a kick). Same returns as virtq_pop. */
+int virtq_next(struct virtq *q, struct virtq_req *r);
 /* One line of the queue's state for a person (kvmini --stats at a time-out): our indices and the driver's. */
 int virtq_describe(const struct virtq *q, char *buf, size_t len);
 

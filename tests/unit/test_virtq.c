@@ -235,6 +235,23 @@ static void test_event_idx_full_wrap(void **state)
 	assert_false(virtq_should_notify(&f->q));
 }
 
+/* virtq_next: a buffer, or 0 only after avail_event is published (the driver then kicks for its next one). */
+static void test_next(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(activate(f, F_EVENT), 0);
+	assert_int_equal(virtq_next(&f->q, &f->r), 0);
+	assert_int_equal(vqh_avail_event(&f->h), 0);
+	for (int i = 0; i < 2; i++)
+		vqh_post(&f->h, (uint16_t)vqh_chain(&f->h, &(struct vqh_seg){BUF, 8, 0}, 1));
+	assert_int_equal(virtq_next(&f->q, &f->r), 1);
+	assert_int_equal(vqh_avail_event(&f->h), 0); /* not empty yet: nothing published */
+	assert_int_equal(virtq_next(&f->q, &f->r), 1);
+	assert_int_equal(virtq_next(&f->q, &f->r), 0);
+	assert_int_equal(vqh_avail_event(&f->h), 2);
+}
+
 /* EVENT_IDX, driver to device: enable_notify publishes avail_event and reports buffers that raced in. */
 static void test_event_idx_avail_event(void **state)
 {
@@ -894,6 +911,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_event_idx_used_event, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_event_idx_full_wrap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_event_idx_avail_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_next, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_interrupt_flag, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_indirect_chains, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_t4_queue_num, setup, teardown),
