@@ -33,6 +33,10 @@ say() { echo "$*" >&4; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 say "KVMINI_TESTBED_UP uptime=$(uptime_s) cpus=$(nproc)"
+# Heartbeat: the host ends a try whose L1 stops writing (a frozen L1: every task stopped, both of QEMU's vCPU
+# threads busy) after KVMINI_TESTBED_DEAD s, instead of waiting for the much longer no-result limit.
+(while sleep 5; do say KVMINI_TESTBED_HB; done) &
+hb=$!
 # Modules in dependency order (see mkinitramfs.sh); kvm_amd gets the options under test.
 while read -r m; do
 	opts=""
@@ -57,7 +61,11 @@ say KVMINI_TESTBED_BEGIN
 start=$(uptime_s)
 # The batch's own limit stops it before the host's hard limit on QEMU, so we still report.
 # Simulated death (KVMINI_TESTBED_CRASH): proves the host notices a dead L1 and retries.
-case " $(cat /proc/cmdline) " in *" kvmini.crash=1 "*) echo c >/proc/sysrq-trigger ;; esac
+# Simulated freeze (KVMINI_TESTBED_CRASH=freeze): the heartbeat and the batch stop, the kernel runs on.
+case " $(cat /proc/cmdline) " in
+*" kvmini.crash=1 "*) echo c >/proc/sysrq-trigger ;;
+*" kvmini.crash=2 "*) kill -STOP "$hb" && exec sleep 100000 ;;
+esac
 case $TESTBED_CMD in
 probe) ;;
 shell)

@@ -16,7 +16,8 @@
 #   KVMINI_L1_KVM_AMD_OPTS, KVMINI_L1_KVM_OPTS (module options), KVMINI_L1_APPEND (extra L1
 #   kernel words), KVMINI_TESTBED_TIMEOUT (hard limit of one try, s), KVMINI_TESTBED_TRIES (2),
 #   KVMINI_E2E_SCALE (case time-limit multiplier in L1, 3),
-#   KVMINI_TESTBED_CRASH=once|always (make L1 panic right after BEGIN: tests dead-L1 handling).
+#   KVMINI_TESTBED_CRASH=once|always (make L1 panic right after BEGIN: tests dead-L1 handling), or freeze
+#   (L1 goes silent in try 1: tests the heartbeat watchdog, KVMINI_TESTBED_DEAD).
 #   KVMINI_TESTBED_QEMU=1 (also put qemu-system-x86_64, its libraries and firmware in L1: make bench).
 #   KVMINI_TESTBED_IPERF3=1 (also put iperf3 and its libraries in L1: make bench's network phase).
 set -euo pipefail
@@ -57,6 +58,10 @@ esac
 # that never came back from L1's KVM_RUN, so even SIGKILL could not end its kvmini): end L1 and retry. The
 # longest case legitimately waits 180 s (net-tap's own time-out), so the default leaves room for that.
 IDLE=${KVMINI_TESTBED_IDLE:-300}
+# L1 writes a heartbeat line every 5 s; none for this long means all of L1 has stopped (the usual way this
+# testbed fails: a frozen L1 with both of QEMU's vCPU threads busy), so the try ends without waiting for IDLE.
+# The margin is for a TCG vCPU of L1 starved on a loaded host (26 s seen with fuzzers running beside it).
+DEAD=${KVMINI_TESTBED_DEAD:-90}
 SCALE=${KVMINI_E2E_SCALE:-3}
 L1_CPU=${KVMINI_L1_CPU:-max}
 L1_SMP=${KVMINI_L1_SMP:-2}
@@ -164,7 +169,7 @@ show_results() {
 		KVMINI_TESTBED_UP*) log "testbed: L1 up after $(elapsed) s (L1 ${line#KVMINI_TESTBED_UP })" ;;
 		KVMINI_TESTBED_KVM*) log "testbed: KVM ready after $(elapsed) s (${line#KVMINI_TESTBED_KVM })" ;;
 		KVMINI_TESTBED_NOKVM*) log "testbed: L1 has no usable /dev/kvm: ${line#KVMINI_TESTBED_NOKVM }" ;;
-		KVMINI_TESTBED_BEGIN) ;;
+		KVMINI_TESTBED_BEGIN | KVMINI_TESTBED_HB) ;;
 		tmark:*) ;; # the batch's own timing, already in the END line
 		KVMINI_TESTBED_END*) log "testbed: batch ended after $(elapsed) s (${line#KVMINI_TESTBED_END })" ;;
 		*) [[ $line =~ $summary_re ]] || printf '%s\n' "$line" ;;
@@ -207,7 +212,11 @@ while :; do
 	: >"$console"
 	: >"$results"
 	crash=0
-	case ${KVMINI_TESTBED_CRASH:-} in once) [ "$try" = 1 ] && crash=1 ;; always) crash=1 ;; esac
+	case ${KVMINI_TESTBED_CRASH:-} in
+	once) [ "$try" = 1 ] && crash=1 ;;
+	always) crash=1 ;;
+	freeze) [ "$try" = 1 ] && crash=2 ;;
+	esac
 	log "testbed: booting L1 (try $try/$TRIES: qemu TCG -cpu $L1_CPU -smp $L1_SMP -m $L1_MEM${KVMINI_L1_KVM_AMD_OPTS:+, kvm_amd $KVMINI_L1_KVM_AMD_OPTS}; console log $console)"
 	start=$(date +%s.%N)
 	# ttyS0 (console, kernel messages) and ttyS1 (batch results) go to separate files.
@@ -221,15 +230,25 @@ while :; do
 		-display none -vga none -monitor none -serial "file:$console" -serial "file:$results" \
 		-nic none -no-reboot </dev/null >"$WORK/qemu.$try.log" 2>&1 &
 	qpid=$!
-	# The idle watchdog: SIGTERM to timeout(1), which passes it on to QEMU.
+	# The watchdog: no byte at all for DEAD s (the heartbeat stopped: L1 froze), or no line but heartbeats for
+	# IDLE s (a case hung while L1 lives). It ends the try with SIGTERM to QEMU, saying which in stuck.TRY.
 	(
-		last=-1 idle=0
+		last=-1 silent=0 lastn=-1 idle=0
 		while kill -0 "$qpid" 2>/dev/null; do
 			sleep 5
 			size=$(stat -c %s "$results" 2>/dev/null || echo 0)
-			if [ "$size" != "$last" ]; then last=$size idle=0; else idle=$((idle + 5)); fi
-			if [ "$idle" -ge "$IDLE" ]; then
-				echo "$idle" >"$WORK/stuck.$try"
+			if [ "$size" != "$last" ]; then last=$size silent=0; else silent=$((silent + 5)); fi
+			n=$(grep -avc '^KVMINI_TESTBED_HB' "$results" 2>/dev/null || true)
+			if [ "$n" != "$lastn" ]; then lastn=$n idle=0; else idle=$((idle + 5)); fi
+			why=""
+			# Only once L1 is up (its first line), since the heartbeat starts there.
+			if [ "$size" -gt 0 ] && [ "$silent" -ge "$DEAD" ]; then
+				why="no heartbeat from L1 for $silent s: L1 froze"
+			elif [ "$idle" -ge "$IDLE" ]; then
+				why="no result line for $idle s (L1 alive): a case hung inside L1"
+			fi
+			if [ -n "$why" ]; then
+				echo "$why" >"$WORK/stuck.$try"
 				kill -TERM "$qpid" 2>/dev/null
 				break
 			fi
@@ -256,7 +275,7 @@ while :; do
 	else
 		panic=$(tr -d '\r' <"$console" | grep -a -m1 -E 'BUG:|Kernel panic|Oops|general protection fault|stack guard page|watchdog: BUG' | cut -c1-160 || true)
 		if [ -e "$WORK/stuck.$try" ]; then
-			why="no result line for $IDLE s: a case hung inside L1${panic:+ (console: $panic)}"
+			why="$(cat "$WORK/stuck.$try")${panic:+ (console: $panic)}"
 		elif [ "$qstatus" = 137 ]; then
 			why="no end marker within the hard limit of $HARD s${panic:+ (console: $panic)}"
 		elif [ -n "$panic" ]; then
