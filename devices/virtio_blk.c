@@ -5,8 +5,12 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HDR_SIZE 16 /* le32 type, le32 reserved (ioprio), le64 sector */
@@ -129,7 +133,7 @@ int virtio_blk_open(struct virtio_blk *b, const struct virtio_blk_opts *o, const
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	b->kick_fd = -1;
+	b->kick_fd = b->stop_fd = -1;
 	r = blk_image_open(&b->img, o->path, o->ro, o->snapshot, why);
 	if (r < 0)
 		return r;
@@ -147,6 +151,8 @@ int virtio_blk_open(struct virtio_blk *b, const struct virtio_blk_opts *o, const
 
 int virtio_blk_close(struct virtio_blk *b)
 {
+	if (b->io_running && virtio_blk_stop(b, 5000) < 0)
+		return -EBUSY; /* its thread is still inside a request: leave the image to it */
 	if (b->attached) {
 		virtio_mmio_destroy(&b->t);
 		b->attached = false;
@@ -173,7 +179,11 @@ static int blk_activate(void *dev)
 
 static void blk_reset(void *dev)
 {
-	(void)dev; /* requests complete within notify: nothing is ever in flight between calls */
+	struct virtio_blk *b = dev;
+
+	/* A request the I/O thread is running now will not be completed into the old queue. Its data may still land
+	 * in the guest's buffers (a read): waiting for it here would stall the vCPU behind a stalled back-end. */
+	b->epoch++;
 }
 
 static bool blk_has(const struct virtio_blk *b, unsigned feature)
@@ -338,31 +348,30 @@ static int64_t blk_request(struct virtio_blk *b, const struct virtq_req *r)
 	return (int64_t)written + 1;
 }
 
-/* Ask to be called again: one write to the queue's ioeventfd, which the event loop then sees as a kick. */
-static void blk_rekick(struct virtio_blk *b)
+/* Wake the I/O thread: one write to the eventfd it waits on. */
+static void blk_wake(int fd)
 {
 	uint64_t one = 1;
 
-	while (write(b->kick_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+	while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
 }
 
 /*
- * The driver kicked the queue: run requests, completing each before the next (a request is acknowledged only
- * after its syscalls returned), then interrupt once. With a kick_fd, at most VIRTIO_BLK_BATCH requests are run
- * per call and the rest after a self-kick, so a driver that keeps the queue full cannot hold the event loop;
- * without one, the queue is drained, with an interrupt every VIRTIO_BLK_BATCH requests.
+ * Run the queue's requests, completing each before the next (a request is acknowledged only after its syscalls
+ * returned), with an interrupt every VIRTIO_BLK_BATCH completions and at the end. t.lock is held; on the I/O thread
+ * (`threaded`) it is dropped around each request's syscalls, and a reset meanwhile (a new epoch) means that request
+ * is not completed: the queue it came from is gone.
  */
-static void blk_notify(void *dev, unsigned qi)
+static void blk_run(struct virtio_blk *b, bool threaded)
 {
-	struct virtio_blk *b = dev;
 	struct virtq *q = &b->t.q[0];
+	uint64_t epoch = b->epoch;
 	unsigned batch = 0;
 
-	if (qi != 0)
-		return;
-	for (;;) {
+	while (!(threaded && b->stop)) {
 		int r = virtq_next(q, &b->req);
+		int64_t len = 0;
 
 		if (r == -EIO) {
 			if (batch)
@@ -372,27 +381,109 @@ static void blk_notify(void *dev, unsigned qi)
 		}
 		if (r == 0)
 			break; /* empty, and with EVENT_IDX the driver will kick for its next buffer */
-		if (r < 0) {
-			b->st.dropped++;
-			virtq_push(q, b->req.head, 0);
-		} else {
-			int64_t len = blk_request(b, &b->req);
-
-			if (len < 0)
-				b->st.dropped++;
-			virtq_push(q, b->req.head, len < 0 ? 0 : (uint32_t)len);
+		if (r > 0 && threaded) {
+			pthread_mutex_unlock(&b->t.lock);
+			len = blk_request(b, &b->req);
+			pthread_mutex_lock(&b->t.lock);
+			if (b->epoch != epoch) {
+				b->st.cancelled++;
+				return;
+			}
+		} else if (r > 0) {
+			len = blk_request(b, &b->req);
 		}
+		if (r < 0 || len < 0)
+			b->st.dropped++;
+		virtq_push(q, b->req.head, len < 0 ? 0 : (uint32_t)len);
 		if (++batch == VIRTIO_BLK_BATCH) {
 			virtio_mmio_signal_used_locked(&b->t, 0);
 			batch = 0;
-			if (b->kick_fd >= 0) {
-				blk_rekick(b);
-				return;
-			}
 		}
 	}
 	if (batch)
 		virtio_mmio_signal_used_locked(&b->t, 0);
+}
+
+/* The driver kicked the queue (t.lock held). With an I/O thread, only that thread runs requests: a kick from
+ * elsewhere (a QueueNotify write that no ioeventfd caught) wakes it. */
+static void blk_notify(void *dev, unsigned qi)
+{
+	struct virtio_blk *b = dev;
+
+	if (qi != 0)
+		return;
+	if (b->io_running && !pthread_equal(pthread_self(), b->io))
+		blk_wake(b->kick_fd);
+	else
+		blk_run(b, b->io_running);
+}
+
+/* The I/O thread: wait for a kick (the queue's ioeventfd) or a stop, then run the queue through the transport,
+ * which checks that the queue is active. */
+static void *blk_io_main(void *arg)
+{
+	struct virtio_blk *b = arg;
+	struct pollfd p[2] = {{.fd = b->kick_fd, .events = POLLIN}, {.fd = b->stop_fd, .events = POLLIN}};
+	uint64_t n;
+
+	while (!b->stop) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (b->stop)
+			break;
+		if (read(b->kick_fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+			virtio_mmio_kick(&b->t, 0);
+	}
+	return NULL;
+}
+
+int virtio_blk_start(struct virtio_blk *b)
+{
+	sigset_t all, old;
+	int err;
+
+	if (b->kick_fd < 0 || b->io_running)
+		return -EINVAL;
+	b->stop = false;
+	if ((b->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
+	/* Signals belong to the event loop's signalfd: the thread starts with all of them blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	b->io_running = true; /* before the thread exists: a kick from now on wakes it */
+	err = pthread_create(&b->io, NULL, blk_io_main, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		b->io_running = false;
+		close(b->stop_fd);
+		b->stop_fd = -1;
+		return -err;
+	}
+	return 0;
+}
+
+int virtio_blk_stop(struct virtio_blk *b, unsigned timeout_ms)
+{
+	struct timespec ts;
+	int err;
+
+	if (!b->io_running)
+		return 0;
+	b->stop = true;
+	blk_wake(b->stop_fd);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if ((err = pthread_timedjoin_np(b->io, NULL, &ts)) != 0)
+		return -err; /* ETIMEDOUT: the thread is inside a request's syscall */
+	b->io_running = false;
+	close(b->stop_fd);
+	b->stop_fd = -1;
+	return 0;
 }
 
 void virtio_blk_attach(struct virtio_blk *b, struct irq_line *irq, const struct gmem *mem)
@@ -413,6 +504,7 @@ void virtio_blk_attach(struct virtio_blk *b, struct irq_line *irq, const struct 
 	    .activate = blk_activate,
 	    .reset = blk_reset,
 	    .notify = blk_notify,
+	    .own_kick = true, /* the I/O thread waits on the queue's ioeventfd */
 	};
 	virtio_mmio_init(&b->t, &b->ops, b, irq, mem);
 	b->attached = true;

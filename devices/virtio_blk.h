@@ -3,6 +3,7 @@
 #define KVMINI_VIRTIO_BLK_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,7 @@ struct virtio_blk_stats {
 	uint64_t read_bytes, written_bytes;
 	uint64_t ioerr, unsupp; /* requests answered with IOERR / UNSUPP */
 	uint64_t dropped;	/* malformed chains returned with used.len 0 (DROP) */
+	uint64_t cancelled;	/* requests the driver reset the device under (not completed) */
 };
 
 struct virtio_blk {
@@ -67,15 +69,21 @@ struct virtio_blk {
 	uint64_t sectors;	   /* capacity seen by the guest */
 	uint32_t tail;		   /* bytes of the image past the last whole sector: hidden; the caller warns */
 	bool ro, snapshot, attached;
-	/* The queue's ioeventfd (an eventfd the event loop watches), or -1 (virtio_blk_open's default). When set,
-	 * one notify runs at most VIRTIO_BLK_BATCH requests and then writes 1 to it to be called again, so a guest
-	 * that keeps the queue full cannot keep the event loop from its other work (signals, console). When -1, a
-	 * notify drains the queue. */
+	/* The queue's ioeventfd, or -1 (virtio_blk_open's default). virtio_blk_start gives it to the I/O thread. */
 	int kick_fd;
+	/* The I/O thread (virtio_blk_start). It waits on kick_fd and runs the requests with t.lock dropped around
+	 * each one's syscalls, so an image whose back-end stalls (a hung NFS or FUSE server) holds up only this
+	 * disk's queue: never a vCPU (register accesses take t.lock) nor the event loop (signals, console, other
+	 * devices). Without it (unit tests, fuzzers) a notify runs the requests itself, under t.lock. */
+	pthread_t io;
+	bool io_running;
+	int stop_fd;	   /* eventfd: virtio_blk_stop wakes the I/O thread */
+	_Atomic bool stop; /* the I/O thread returns at its next request */
+	uint64_t epoch;	   /* bumped by a reset (under t.lock): a request running meanwhile is not completed */
 	char id[VIRTIO_BLK_ID_BYTES]; /* GET_ID answer, zero-padded */
 	uint8_t cfg[VIRTIO_BLK_CFG_SIZE];
 	struct virtio_blk_stats st;
-	/* Scratch for one request, used only under t.lock (from notify). */
+	/* Scratch for one request: used by one thread at a time (the I/O thread, or a notify under t.lock). */
 	struct virtq_req req;
 	struct iovec data[VIRTQ_MAX_SEGS];
 };
@@ -92,6 +100,12 @@ int virtio_blk_open(struct virtio_blk *b, const struct virtio_blk_opts *o, const
 /* Set up the transport (virtio_mmio_init with this device's ops); then bus_add(mmio, base, VIRTIO_MMIO_SIZE,
  * &virtio_mmio_ops, &b->t, name). */
 void virtio_blk_attach(struct virtio_blk *b, struct irq_line *irq, const struct gmem *mem);
+/* Start the I/O thread on b->kick_fd (set it first), with every signal blocked. 0 or -errno. */
+int virtio_blk_start(struct virtio_blk *b);
+/* Stop the I/O thread: it finishes its current request and returns. 0, or -ETIMEDOUT when that request has not
+ * finished within timeout_ms (a stalled back-end): then do not call virtio_blk_close (the thread still uses the
+ * image); the process may exit. Stop the vCPUs first. */
+int virtio_blk_stop(struct virtio_blk *b, unsigned timeout_ms);
 /* Make every write durable (fdatasync, unless ro/snapshot) and close. 0, or -EIO when that flush failed (say so:
  * acknowledged writes may not be on disk). Stop the vCPUs and the event loop first. */
 int virtio_blk_close(struct virtio_blk *b);

@@ -40,7 +40,8 @@
  *  - reset: the driver wrote 0 to Status (or the transport reset the device): stop using the queues and forget
  *    in-flight work; after it returns no guest memory may be touched.
  *  - notify: the driver kicked queue `q` (an index < nqueues of an active queue). Runs on the event-loop thread
- *    (ioeventfd) or on a vCPU thread (a plain MMIO write when no ioeventfd is registered).
+ *    (ioeventfd), on the device's own thread (own_kick: it waits on the ioeventfd), or on a vCPU thread (a
+ *    plain MMIO write when no ioeventfd is registered).
  */
 struct virtio_dev_ops {
 	uint32_t device_id;
@@ -52,6 +53,7 @@ struct virtio_dev_ops {
 	int (*activate)(void *dev);
 	void (*reset)(void *dev);
 	void (*notify)(void *dev, unsigned q);
+	bool own_kick; /* the device's own thread waits on its queues' ioeventfds: the event loop leaves them alone */
 };
 
 struct virtio_mmio {

@@ -231,9 +231,14 @@ static int attach_disks(struct vm *vm, const char **why)
 	return 0;
 }
 
-/* Close the NICs; flush and close every disk: what the guest wrote reaches the image even if it never flushed. */
-static void close_disks(struct vm *vm)
+/* Close the NICs; flush and close every disk: what the guest wrote reaches the image even if it never flushed.
+ * A disk whose I/O thread is still inside a request after 2 s (a stalled back-end) is left open, and the result is
+ * false: then exit without tearing the VM down, since that thread still uses the disk and guest memory (what the
+ * guest flushed was made durable before it was acknowledged, so nothing acknowledged is lost). */
+static bool close_disks(struct vm *vm)
 {
+	bool all = true;
+
 	for (unsigned i = 0; i < vm->nnets; i++) {
 		netdev_close(vm->net[i]);
 		free(vm->net[i]);
@@ -241,6 +246,15 @@ static void close_disks(struct vm *vm)
 	}
 	vm->nnets = 0;
 	for (unsigned i = 0; i < vm->ndisks; i++) {
+		if (virtio_blk_stop(vm->disk[i], 2000) < 0) {
+			fprintf(stderr,
+				"kvmini: disk vd%c: a request is still running after 2 s (the image's storage "
+				"stalls?): not waiting for it\n",
+				'a' + i);
+			vm->disk[i] = NULL; /* its thread may still use it */
+			all = false;
+			continue;
+		}
 		if (virtio_blk_close(vm->disk[i]) < 0)
 			fprintf(stderr, "kvmini: disk vd%c: the final flush failed: writes may not be on disk\n",
 				'a' + i);
@@ -248,6 +262,7 @@ static void close_disks(struct vm *vm)
 		vm->disk[i] = NULL;
 	}
 	vm->ndisks = 0;
+	return all;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -257,7 +272,7 @@ static int cmd_run(int argc, char **argv)
 	struct kernel_image *kimg = calloc(1, sizeof(*kimg));
 	struct sigctx sc = {.vm = vm};
 	char err[512], console_file[4200];
-	bool console_tmp = false;
+	bool console_tmp = false, disks_closed;
 	const char *why = "";
 	uint64_t ksize, isize = 0;
 	int kfd, ifd = -1, r;
@@ -404,6 +419,9 @@ static int cmd_run(int argc, char **argv)
 	if ((r = console_attach(&vm->con, &vm->com1)) < 0)
 		die("console: %s", strerror(-r));
 	vm_coalesce_update(vm);
+	for (unsigned i = 0; i < vm->ndisks; i++)
+		if ((r = virtio_blk_start(vm->disk[i])) < 0)
+			die("cannot start disk vd%c's I/O thread: %s", 'a' + i, strerror(-r));
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		if ((r = vcpu_start(&vm->vcpus[i])) < 0)
 			die("cannot start vCPU thread: %s", strerror(-r));
@@ -429,13 +447,17 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "kvmini: exit: %s (status %d)\n", vm->exit_reason, vm->exit_status);
 		print_stats(vm);
 	}
-	close_disks(vm);
+	disks_closed = close_disks(vm);
 	if (o.result && (r = runcmd_result(vm, o.result, o.console == CONSOLE_FILE ? o.console_path : NULL)) < 0)
 		fprintf(stderr, "kvmini: cannot write %s: %s\n", o.result, strerror(-r));
 	/* A console file kvmini chose itself is kept only when it may be needed: a failure, or --result names it. */
 	if (console_tmp && vm->exit_status <= EXIT_STATUS_MAX && !o.result)
 		unlink(o.console_path);
 	r = vm->exit_status;
+	if (!disks_closed) {
+		fflush(NULL);
+		_exit(r); /* a disk's I/O thread is stuck in a syscall and still holds guest memory: no teardown */
+	}
 	vm_destroy(vm);
 	free(vm);
 	return r;

@@ -90,7 +90,7 @@ struct vm_virtio *vm_virtio_add(struct vm *vm, struct virtio_mmio *t, const char
 			*why = "KVM_IOEVENTFD failed";
 			return NULL;
 		}
-		if ((*err = evloop_add(&vm->loop, k->fd, EPOLLIN, vm_virtio_on_kick, k)) < 0) {
+		if (!t->ops->own_kick && (*err = evloop_add(&vm->loop, k->fd, EPOLLIN, vm_virtio_on_kick, k)) < 0) {
 			*why = "cannot watch a queue's eventfd";
 			return NULL;
 		}

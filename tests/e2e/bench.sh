@@ -529,7 +529,8 @@ lines and powers off (\`kvmini.end=poweroff\`: ACPI S5, on which both VMMs exit 
 - The transports differ, as each VMM's ordinary disk does: kvmini's is virtio-mmio (kick: an ioeventfd;
   completion: an edge-triggered GSI through the in-kernel IOAPIC, after which the guest's handler reads
   \`InterruptStatus\` and writes \`InterruptACK\`: two MMIO exits to kvmini per interrupt; the request runs
-  in kvmini's event-loop thread); QEMU's is virtio-pci with MSI-X (kick: an ioeventfd; completion: an MSI
+  in the disk's I/O thread, which waits on the ioeventfd itself); QEMU's is virtio-pci with MSI-X (kick: an
+  ioeventfd; completion: an MSI
   through an irqfd, no status register to read; the request runs in a worker thread of QEMU's thread pool,
   \`aio=threads\`).
 - Caveats: in the nested testbed the image is in RAM and every VM exit goes through an L1 emulated by TCG,

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
@@ -65,6 +66,9 @@ struct disk {
 	struct vqh h; /* the driver's view of the queue */
 	unsigned syncs;
 	int sync_fail; /* the next sync_fail calls of the sync hook fail with EIO */
+	/* A stalled back-end (B14): while `stall`, the sync hook posts `entered` and waits for `release`. */
+	bool stall;
+	sem_t entered, release;
 };
 
 struct fx {
@@ -187,6 +191,10 @@ static int fake_sync(struct blk_image *im)
 	struct disk *d = container_of(im, struct disk, b.img);
 
 	d->syncs++;
+	if (d->stall) {
+		sem_post(&d->entered);
+		sem_wait(&d->release);
+	}
 	if (d->sync_fail > 0) {
 		d->sync_fail--;
 		errno = EIO;
@@ -1206,45 +1214,145 @@ static void test_batch_event_idx(void **state)
 	assert_true(file_is(d->path, 0, 3 * SEC, g(f, data, 3 * SEC)));
 }
 
-/* With a kick_fd, one notify runs VIRTIO_BLK_BATCH requests and kicks itself for the rest; without, it drains. */
-static void test_batch_bound(void **state)
+/* Without an I/O thread a notify drains the queue (signalling every VIRTIO_BLK_BATCH completions and at the end). */
+static void test_batch_drain(void **state)
 {
 	struct fx *f = *state;
 	struct disk *d = &f->d[0];
 	enum { N = VIRTIO_BLK_BATCH + 72 };
-	uint64_t st = mkstatus(f, N), hdr = mkhdr(f, VIRTIO_BLK_T_FLUSH, 0), cnt = 0;
+	uint64_t st = mkstatus(f, N), hdr = mkhdr(f, VIRTIO_BLK_T_FLUSH, 0), irqs;
 	uint32_t id, len;
-	unsigned got = 0;
+	unsigned got;
+
+	mkimg(f, d, "drain.img", 16 * SEC);
+	disk_up(f, d, "drain.img", ALL_FEAT & ~(1ULL << VIRTIO_RING_F_EVENT_IDX)); /* every interrupt counts */
+	for (unsigned i = 0; i < N; i++) {
+		struct seg s[] = {{hdr, 16, false}, {st + i, 1, true}};
+
+		post(f, d, s, 2, true);
+	}
+	irqs = d->irq.count;
+	kick(d);
+	for (got = 0; used_next(d, &id, &len); got++)
+		assert_int_equal(len, 1);
+	assert_int_equal(got, N);
+	assert_int_equal(d->irq.count, irqs + 1); /* the second raise finds InterruptStatus still set: no new edge */
+	assert_int_equal(rd32(d, R_INT_STATUS) & VIRTIO_MMIO_INT_VRING, VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(d->b.st.flushes, N);
+}
+
+/* Wait up to 5 s for the next used element (the I/O thread completes requests on its own time). */
+static bool used_wait(struct disk *d, uint32_t *id, uint32_t *len)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (used_next(d, id, len))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* Start the I/O thread on an eventfd standing in for the queue's ioeventfd. */
+static int io_start(struct disk *d)
+{
 	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
 	assert_true(efd >= 0);
-	mkimg(f, d, "bound.img", 16 * SEC);
-	disk_up(f, d, "bound.img", ALL_FEAT);
-	for (int round = 0; round < 2; round++) {
-		d->b.kick_fd = round == 0 ? efd : -1;
-		for (unsigned i = 0; i < N; i++) {
-			struct seg s[] = {{hdr, 16, false}, {st + i, 1, true}};
+	d->b.kick_fd = efd;
+	assert_int_equal(virtio_blk_start(&d->b), 0);
+	return efd;
+}
 
-			post(f, d, s, 2, true);
-		}
-		kick(d);
-		for (got = 0; used_next(d, &id, &len); got++)
-			assert_int_equal(len, 1);
-		if (round == 0) {
-			assert_int_equal(got, VIRTIO_BLK_BATCH);
-			assert_int_equal(read(efd, &cnt, sizeof(cnt)), sizeof(cnt)); /* it asked to be called again */
-			assert_int_equal(cnt, 1);
-			kick(d); /* what the event loop does when the eventfd fires */
-			for (got = 0; used_next(d, &id, &len); got++)
-				;
-			assert_int_equal(got, N - VIRTIO_BLK_BATCH);
-			assert_int_equal(read(efd, &cnt, sizeof(cnt)), -1); /* drained: no self-kick */
-		} else {
-			assert_int_equal(got, N);
-		}
+/* With the I/O thread: a kick (the ioeventfd, or a QueueNotify write no ioeventfd caught) gets requests run. */
+static void test_io_thread(void **state)
+{
+	struct fx *f = *state;
+	struct disk *d = &f->d[0];
+	uint64_t data = fill(f, 4 * SEC, 31), one = 1;
+	uint32_t id, len;
+	uint16_t head;
+	int efd;
+
+	mkimg(f, d, "io.img", 16 * SEC);
+	disk_up(f, d, "io.img", ALL_FEAT);
+	efd = io_start(d);
+	for (int round = 0; round < 2; round++) {
+		uint64_t hdr = mkhdr(f, VIRTIO_BLK_T_OUT, 4 * (uint64_t)round), st = mkstatus(f, 1);
+		struct seg s[] = {{hdr, 16, false}, {data, 4 * SEC, false}, {st, 1, true}};
+
+		head = post(f, d, s, 3, false);
+		if (round == 0)
+			assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one)); /* what KVM does on QueueNotify */
+		else
+			kick(d); /* a plain register write: the transport's notify wakes the thread */
+		assert_true(used_wait(d, &id, &len));
+		assert_int_equal(id, head);
+		assert_int_equal(len, 1);
+		assert_int_equal(status_at(f, st), VIRTIO_BLK_S_OK);
 	}
-	assert_int_equal(d->b.st.flushes, 2 * N);
+	assert_int_equal(virtio_blk_stop(&d->b, 5000), 0);
+	assert_true(file_is(d->path, 0, 4 * SEC, g(f, data, 4 * SEC)));
+	assert_true(file_is(d->path, 4 * SEC, 4 * SEC, g(f, data, 4 * SEC)));
+	assert_int_equal(d->b.st.writes, 2);
 	close(efd);
+}
+
+/* B14: a back-end that stalls (a hung NFS or FUSE server; here a FLUSH whose fdatasync does not return) holds up
+ * only its own queue. Register accesses (a vCPU reading InterruptStatus, resetting the device) still answer, a
+ * stop gives up after its time-out instead of hanging, and the request completes once the back-end comes back.
+ * A request the driver reset the device under is not completed into the old queue. */
+static void test_backend_stall(void **state)
+{
+	struct fx *f = *state;
+	struct disk *d = &f->d[0];
+	uint64_t hdr = mkhdr(f, VIRTIO_BLK_T_FLUSH, 0), st = mkstatus(f, 2);
+	struct timespec ts;
+	uint32_t id, len;
+	uint16_t head;
+	int efd;
+
+	assert_int_equal(sem_init(&d->entered, 0, 0), 0);
+	assert_int_equal(sem_init(&d->release, 0, 0), 0);
+	alarm(30); /* a hang here is the bug: end the test binary rather than the CI job */
+	mkimg(f, d, "stall.img", 16 * SEC);
+	disk_up(f, d, "stall.img", ALL_FEAT);
+	efd = io_start(d);
+	d->stall = true;
+	head = post(f, d, (struct seg[]){{hdr, 16, false}, {st, 1, true}}, 2, false);
+	kick(d);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	assert_int_equal(sem_timedwait(&d->entered, &ts), 0); /* the I/O thread is inside the stalled sync */
+	(void)rd32(d, R_INT_STATUS);			      /* would block if the thread held the transport's lock */
+	assert_int_equal(rd32(d, R_QUEUE_READY), 1);
+	assert_false(used_next(d, &id, &len));
+	assert_int_equal(virtio_blk_stop(&d->b, 100), -ETIMEDOUT);
+	sem_post(&d->release);
+	assert_true(used_wait(d, &id, &len)); /* completed as soon as the back-end answered */
+	assert_int_equal(id, head);
+	assert_int_equal(status_at(f, st), VIRTIO_BLK_S_OK);
+	assert_int_equal(virtio_blk_stop(&d->b, 5000), 0);
+
+	/* Again, and the driver resets the device while the request is stuck. */
+	assert_int_equal(virtio_blk_start(&d->b), 0);
+	post(f, d, (struct seg[]){{hdr, 16, false}, {st + 1, 1, true}}, 2, false);
+	kick(d);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	assert_int_equal(sem_timedwait(&d->entered, &ts), 0);
+	wr32(d, R_STATUS, 0); /* the reset returns at once */
+	assert_int_equal(rd32(d, R_STATUS), 0);
+	d->stall = false;
+	sem_post(&d->release);
+	for (int i = 0; i < 5000 && d->b.st.cancelled == 0; i++)
+		usleep(1000);
+	assert_int_equal(d->b.st.cancelled, 1);
+	assert_false(used_next(d, &id, &len));
+	assert_int_equal(virtio_blk_stop(&d->b, 5000), 0);
+	alarm(0);
+	close(efd);
+	sem_destroy(&d->entered);
+	sem_destroy(&d->release);
 }
 
 /* Closing a writable disk syncs it (what a clean stop relies on). */
@@ -1292,7 +1400,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_two_disks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ring_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_event_idx, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_batch_bound, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_drain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_io_thread, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backend_stall, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_syncs, setup, teardown),
 	};
 
