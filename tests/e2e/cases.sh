@@ -18,7 +18,7 @@ CONTEXT=${KVMINI_E2E_CONTEXT:-8}
 # panic=-1: a guest panic resets at once (kvmini exits 0) and the case fails on the missing marker
 # with the panic in the context lines, instead of waiting for the time limit.
 BASE_CMDLINE="console=ttyS0 reboot=k panic=-1"
-ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard net-tap net-user net-stream net-refused net-flood cmd-missing cmd-status cmd-output cmd-panic cmd-timeout cmd-big-status cmd-sigterm cmd-sigpipe cmd-boot-timeout exit-port demo-real demo-protected demo-long demo-pio demo-mmio demo-irq demo-hypercall"
+ALL_CASES="cli tiny-pio tiny-triple-fault tiny-internal-error missing-kernel text-kernel truncated-kernel bad-flag big-initrd odd-kernel-files boot boot-32bit boot-4g stdio-file console-file serial-rx timeout sigpipe stdin-flood poweroff smp-2 smp-4 acpid-sigterm sigterm-twice pvh disk-missing disk-locked blk-write blk-fs blk-ro blk-snapshot blk-durable blk-two blk-discard blk-stall net-tap net-user net-stream net-refused net-flood cmd-missing cmd-status cmd-output cmd-panic cmd-timeout cmd-big-status cmd-sigterm cmd-sigpipe cmd-boot-timeout exit-port demo-real demo-protected demo-long demo-pio demo-mmio demo-irq demo-hypercall"
 # Inputs made by the cases live apart from the per-case result directories.
 IN=$WORK/inputs
 mkdir -p "$IN"
@@ -673,6 +673,67 @@ case_blk_durable() {
 		fi
 	fi
 	rm -f "$img"
+}
+
+# B14: the image's storage stalls (its file system frozen with fsfreeze) while the guest keeps writing. The guest
+# must go on running (its console ticks continue), SIGTERM must still press the power button, and a second
+# SIGTERM must stop kvmini, which says it does not wait for the stuck request, even before the storage comes back.
+case_blk_stall() {
+	fs=$IN/stall-fs.img mnt=$IN/stall-mnt
+	d=$(newdir blk-stall)
+	umount "$mnt" 2>/dev/null || true
+	mkdir -p "$mnt"
+	rm -f "$fs" && truncate -s 64M "$fs"
+	if ! mke2fs -F "$fs" >"$d/setup" 2>&1 || ! mount -o loop "$fs" "$mnt" >>"$d/setup" 2>&1; then
+		fail blk-stall "cannot make a loop-mounted file system to freeze (root, loop module, mke2fs needed)" "$d/setup"
+		return
+	fi
+	truncate -s 16M "$mnt/disk.img"
+	"$KVMINI" run -k "$KERNEL" -i "$INITRD" -d "$mnt/disk.img" --timeout "$(limit 40)" \
+		-a "$BASE_CMDLINE quiet kvmini.test=blk-stall" </dev/null >"$d/out" 2>"$d/err" &
+	pid=$!
+	why=""
+	if ! wait_line "$d/out" KVMINI_TICK=5 $pid "$(limit 25)"; then
+		why="the guest never started ticking"
+	else
+		fsfreeze --freeze "$mnt"
+		sleep 3
+		# The stall is real when one of kvmini's threads sleeps uninterruptibly (the I/O thread, in the write).
+		stuck=$(cat /proc/$pid/task/*/stat 2>/dev/null | awk '$3 == "D"' | wc -l)
+		t1=$(grep -a -c KVMINI_TICK "$d/out")
+		sleep 3
+		t2=$(grep -a -c KVMINI_TICK "$d/out")
+		kill -TERM $pid
+		sleep 2
+		kill -TERM $pid
+		i=0
+		while [ $i -lt 100 ] && ! grep -q 'not waiting for it' "$d/err"; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if [ "$stuck" -lt 1 ]; then
+			why="no kvmini thread was blocked: the freeze did not stall the disk (test broken)"
+		elif [ "$t2" -lt $((t1 + 5)) ]; then
+			why="the guest stopped while its disk stalled: $t1 ticks, then $t2 3 s later"
+		elif ! grep -q 'pressed the power button' "$d/err"; then
+			why="SIGTERM was not handled while the disk stalled"
+		elif ! grep -q 'not waiting for it' "$d/err"; then
+			why="the second SIGTERM did not stop kvmini within 10 s"
+		fi
+	fi
+	fsfreeze --unfreeze "$mnt" 2>/dev/null
+	st=0
+	wait $pid || st=$?
+	if [ -z "$why" ] && [ "$st" != 143 ]; then
+		why="exit status $st, want 143 (the second SIGTERM)"
+	fi
+	umount "$mnt" 2>/dev/null
+	rm -f "$fs"
+	if [ -n "$why" ]; then
+		fail blk-stall "$why" "$d/out" "$d/err"
+	else
+		pass blk-stall "disk stalled ($stuck thread blocked): the guest ticked $((t2 - t1)) times in 3 s, SIGTERM pressed the button, the second one stopped kvmini"
+	fi
 }
 
 case_blk_two() {

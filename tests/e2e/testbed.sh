@@ -143,7 +143,7 @@ l1_initrd=$WORK/l1.cpio.gz
 build_l1() {
 	local t0
 	t0=$(date +%s.%N)
-	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$l1_initrd" -i "$E2E_DIR/l1-init.sh" -k "$KERNEL_MODDIR" -M kvm_amd,tun,dummy "${files[@]}"
+	"$REPO_ROOT/guest/mkinitramfs.sh" -o "$l1_initrd" -i "$E2E_DIR/l1-init.sh" -k "$KERNEL_MODDIR" -M kvm_amd,tun,dummy,loop "${files[@]}"
 	log "testbed: L1 initramfs $(du -k "$l1_initrd" | cut -f1) KiB built in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
 }
 build_l1
