@@ -32,7 +32,8 @@ exec 4>/dev/ttyS1
 say() { echo "$*" >&4; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
-say "KVMINI_TESTBED_UP uptime=$(uptime_s) cpus=$(nproc)"
+# ktext: where L1's kernel text is, so that a dump of a frozen L1's registers can tell L1 from L2 code.
+say "KVMINI_TESTBED_UP uptime=$(uptime_s) cpus=$(nproc) ktext=$(awk '$3 == "_stext" { a = $1 } $3 == "_etext" { b = $1 } END { print a "-" b }' /proc/kallsyms)"
 # Heartbeat: the host ends a try whose L1 stops writing (a frozen L1: every task stopped, both of QEMU's vCPU
 # threads busy) after KVMINI_TESTBED_DEAD s, instead of waiting for the much longer no-result limit.
 (while sleep 5; do say KVMINI_TESTBED_HB; done) &

@@ -166,7 +166,10 @@ show_results() {
 	while IFS= read -r line; do
 		line=${line%$'\r'}
 		case $line in
-		KVMINI_TESTBED_UP*) log "testbed: L1 up after $(elapsed) s (L1 ${line#KVMINI_TESTBED_UP })" ;;
+		KVMINI_TESTBED_UP*)
+			line=${line#KVMINI_TESTBED_UP }
+			log "testbed: L1 up after $(elapsed) s (L1 ${line% ktext=*})"
+			;;
 		KVMINI_TESTBED_KVM*) log "testbed: KVM ready after $(elapsed) s (${line#KVMINI_TESTBED_KVM })" ;;
 		KVMINI_TESTBED_NOKVM*) log "testbed: L1 has no usable /dev/kvm: ${line#KVMINI_TESTBED_NOKVM }" ;;
 		KVMINI_TESTBED_BEGIN | KVMINI_TESTBED_HB) ;;
@@ -192,7 +195,7 @@ pending() {
 	done
 	echo "${left# }"
 }
-rm -f "$WORK"/results.*.log "$WORK"/stuck.*
+rm -f "$WORK"/results.*.log "$WORK"/stuck.* "$WORK"/regs.* "$WORK"/monitor.*.sock
 
 try=1
 final_status=1
@@ -227,7 +230,8 @@ while :; do
 	timeout -s KILL "$HARD" qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu "$L1_CPU" \
 		-smp "$L1_SMP" -m "$L1_MEM" -kernel "$KERNEL" -initrd "$l1_initrd" \
 		-append "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 watchdog_thresh=60 mitigations=off loglevel=6 kvmini.crash=$crash ${KVMINI_L1_APPEND:-}" \
-		-display none -vga none -monitor none -serial "file:$console" -serial "file:$results" \
+		-display none -vga none -monitor "unix:$WORK/monitor.$try.sock,server=on,wait=off" \
+		-serial "file:$console" -serial "file:$results" \
 		-nic none -no-reboot </dev/null >"$WORK/qemu.$try.log" 2>&1 &
 	qpid=$!
 	# The watchdog: no byte at all for DEAD s (the heartbeat stopped: L1 froze), or no line but heartbeats for
@@ -248,6 +252,11 @@ while :; do
 				why="no result line for $idle s (L1 alive): a case hung inside L1"
 			fi
 			if [ -n "$why" ]; then
+				# Where L1's vCPUs are, from QEMU's monitor, before QEMU goes (qemu-regs.py).
+				if command -v python3 >/dev/null; then
+					ktext=$(sed -n 's/^KVMINI_TESTBED_UP.* ktext=\([0-9a-f]*-[0-9a-f]*\).*/\1/p' "$results" | head -n1)
+					python3 "$E2E_DIR/qemu-regs.py" "$WORK/monitor.$try.sock" "$ktext" >"$WORK/regs.$try" 2>&1
+				fi
 				echo "$why" >"$WORK/stuck.$try"
 				kill -TERM "$qpid" 2>/dev/null
 				break
@@ -284,6 +293,8 @@ while :; do
 			why="QEMU exited with status $qstatus before the end marker ($(tail -n1 "$WORK/qemu.$try.log" 2>/dev/null))"
 		fi
 		log "testbed: L1 died in try $try after $(elapsed) s: $why"
+		# A frozen L1's vCPUs, as QEMU saw them (full register dumps in regs.TRY).
+		[ -s "$WORK/regs.$try" ] && grep -av '^#' "$WORK/regs.$try" | sed 's/^/testbed:   /' >&2
 		tries_left=$((TRIES - try))
 	fi
 	if [ "$tries_left" -le 0 ]; then
