@@ -23,7 +23,7 @@
 # retried there). A failed boot is shown as failed; the exit status is 1 when a kvmini boot failed.
 # env (all optional): BENCH_N (5), BENCH_MEM (256M), BENCH_CMDLINE (see below), BENCH_MICROVM (the
 #   -M value of the microvm boot, "microvm,rtc=on"; empty: skip it), BENCH_PVH (1; 0: skip the vmlinux
-#   pair kvmini-pvh / qemu-q35-pvh), BENCH_PERIOD_MS (smaps sampling, 100),
+#   pair kvmini-pvh / qemu-q35-pvh), BENCH_PERIOD_MS (smaps sampling, 100), BENCH_SCRUB_MB (nested: 384),
 #   BENCH_LIMIT (s per boot: 30 host, 60 nested), BENCH_DOC (docs/benchmarks.md; empty: do not write),
 #   BENCH_BLK (1; 0: skip the disk phase), BENCH_BLK_N (3), BENCH_BLK_LIMIT (s per disk boot: twice
 #   BENCH_LIMIT), BENCH_BLK_CMDLINE (BENCH_CMDLINE with kvmini.test=blkbench kvmini.end=poweroff),
@@ -48,6 +48,9 @@ CMDLINE=${BENCH_CMDLINE:-console=ttyS0 reboot=t panic=-1 quiet kvmini.test=boot}
 # the missing one for seconds ("rtc_cmos: broken or not accessible"); kvmini and q35 both have an RTC.
 MICROVM=${BENCH_MICROVM-microvm,rtc=on}
 PERIOD=${BENCH_PERIOD_MS:-100}
+# Nested only: MiB written through L1's free memory before each boot (bench-l1.sh's scrub says why).
+SCRUB=${BENCH_SCRUB_MB:-384}
+case $SCRUB in '' | *[!0-9]*) die "BENCH_SCRUB_MB must be a number (got '$SCRUB')" ;; esac
 DOC=${BENCH_DOC-docs/benchmarks.md}
 PVH=${BENCH_PVH:-1}
 case $PVH in 0 | 1) ;; *) die "BENCH_PVH must be 0 or 1 (got '$PVH')" ;; esac
@@ -181,16 +184,16 @@ else
 	user=$WORK/bench-user.sh
 	{
 		echo "BENCH_N=$N BENCH_MEM=$MEM BENCH_MEM_KIB=$MEM_KIB BENCH_LIMIT=$LIMIT BENCH_PERIOD_MS=$PERIOD BENCH_PVH=$PVH"
+		echo "BENCH_SCRUB_MB=$SCRUB"
 		echo "BENCH_CMDLINE=$(sq "$CMDLINE") BENCH_MICROVM=$(sq "$MICROVM") QEMU=/usr/bin/qemu-system-x86_64"
 		echo "BENCH_BLK=$BLK BENCH_BLK_N=$BLK_N BENCH_BLK_CMDLINE=$(sq "$BLK_CMDLINE") BENCH_BLK_LIMIT=$BLK_LIMIT BENCH_BLK_MB=$BLK_MB $initrd_split"
 		echo "BENCH_NET=$NET BENCH_NET_N=$NET_N BENCH_NET_CMDLINE=$(sq "$NET_CMDLINE") BENCH_NET_LIMIT=$NET_LIMIT IPERF3=/usr/bin/iperf3"
 		cat "$E2E_DIR/bench-l1.sh"
 	} >"$user"
-	# L1 boot ~15 s, then (2 or 4)N+1 boots of ~6-25 s each, and 2 BENCH_BLK_N disk boots of ~15-30 s. The
-	# limit is also how long a silently frozen L1 (seen once in ~10 batches) holds things up before
-	# testbed.sh retries, so it is not generous.
+	# L1 boot ~15 s, then (2 or 4)N+1 boots of ~6-25 s each after a scrub (~10 s for 384 MiB), and 2 BENCH_BLK_N
+	# disk boots of ~15-30 s. (A silently frozen L1 is caught by testbed.sh's heartbeat, not by this limit.)
 	# A network boot: ~10-25 s to /init, ~5 s to the first ping, 2 BENCH_NET_SECS of iperf3.
-	export KVMINI_TESTBED_TIMEOUT=${KVMINI_TESTBED_TIMEOUT:-$((120 + ((2 + 2 * PVH) * N + 1) * 30 + BLK * 2 * BLK_N * 45 + NET * 2 * NET_N * (45 + 2 * NET_SECS)))}
+	export KVMINI_TESTBED_TIMEOUT=${KVMINI_TESTBED_TIMEOUT:-$((120 + ((2 + 2 * PVH) * N + 1) * (30 + SCRUB / 25) + BLK * 2 * BLK_N * 45 + NET * 2 * NET_N * (45 + 2 * NET_SECS)))}
 	# testbed.sh's stderr too, so that its "L1 died" lines are kept in $raw for the summary.
 	KVMINI_TESTBED_QEMU=1 KVMINI_TESTBED_IPERF3=$NET WORK=$WORK INITRD=$l2_initrd "$E2E_DIR/testbed.sh" script "$user" 2>&1 | show || status=$?
 	testbed="nested: L1 = kernel $KERNEL_VERSION under QEMU $(qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([^ ]*\).*/\1/p') TCG -cpu ${KVMINI_L1_CPU:-max} -smp ${KVMINI_L1_SMP:-2} -m ${KVMINI_L1_MEM:-3G}, kvm-amd in L1 (nested SVM)"
@@ -439,7 +442,7 @@ else
 fi
 # The command that reproduces this run: make bench with the knobs that were set.
 exact_cmd="make bench"
-for var in KVMINI_E2E_MODE KVMINI_L1_CPU KVMINI_L1_SMP KVMINI_L1_MEM BENCH_PERIOD_MS BENCH_LIMIT BENCH_MICROVM BENCH_CMDLINE BENCH_MEM BENCH_PVH BENCH_BLK BENCH_BLK_N BENCH_BLK_LIMIT BENCH_BLK_CMDLINE BENCH_NET BENCH_NET_N BENCH_NET_SECS BENCH_NET_LIMIT BENCH_NET_CMDLINE; do
+for var in KVMINI_E2E_MODE KVMINI_L1_CPU KVMINI_L1_SMP KVMINI_L1_MEM BENCH_PERIOD_MS BENCH_SCRUB_MB BENCH_LIMIT BENCH_MICROVM BENCH_CMDLINE BENCH_MEM BENCH_PVH BENCH_BLK BENCH_BLK_N BENCH_BLK_LIMIT BENCH_BLK_CMDLINE BENCH_NET BENCH_NET_N BENCH_NET_SECS BENCH_NET_LIMIT BENCH_NET_CMDLINE; do
 	[ -n "${!var+set}" ] && exact_cmd="$var=$(sq "${!var}") $exact_cmd"
 done
 exact_cmd="BENCH_N=$N $exact_cmd"
@@ -620,7 +623,11 @@ once, last: repeated microvm boots have crashed L1's kernel in the nested testbe
 
 In the nested testbed all of this runs inside L1 (\`testbed.sh script\` with \`KVMINI_TESTBED_QEMU=1\`,
 which adds QEMU, its shared libraries and those firmware files, \`pvh.bin\` included, to L1's initramfs,
-and \`VMLINUX\`, which adds the vmlinux), the guests being L2.
+and \`VMLINUX\`, which adds the vmlinux), the guests being L2. Before each boot there, $SCRUB MiB of L1's free memory
+are written over (one \`dd\` buffer of that size, filled from /dev/zero; \`BENCH_SCRUB_MB\`, 0 turns it off): otherwise each
+guest starts on L1 pages the previous guest ran code in, and QEMU's TCG pays for dropping its stale
+translations of them on every first write, a cost of the testbed alone. It was worth 4-5 s: kvmini's
+bzImage boot spent 6.7-6.9 s before the kernel right after another boot and 2.1-2.6 s after a scrub.
 
 ## How it is measured
 
