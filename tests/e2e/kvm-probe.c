@@ -1,7 +1,11 @@
 /* kvm-probe: exit 0 when /dev/kvm is really usable for e2e tests: it opens, creates a VM, and runs guest code
  * at hardware speed. Prints one line saying what worked or failed; run.sh uses it to choose host or nested mode.
  * Why the speed check: some sandboxes offer a /dev/kvm that works but emulates every guest instruction (seen:
- * 1.3 us per loop iteration, ~1000x slower than hardware), where a kernel boot takes many minutes. */
+ * 1.3 us per loop iteration, ~1000x slower than hardware), where a kernel boot takes many minutes.
+ * kvm-probe --hold: create a VM with an in-kernel irqchip and one vCPU that never runs, and wait for a signal.
+ * The nested testbed keeps one in L1 so that the kernel's KVM static keys (preempt notifiers, the LAPIC's
+ * "software disabled" key) never drop to zero between test VMs: each drop or rise live-patches L1's kernel
+ * text, and TCG has been seen stuck at such a patch site in __schedule. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -16,8 +20,24 @@
 #define LOOPS     200000u /* well under 1 ms on hardware virtualization */
 #define SLOW_MS   150.0 /* hardware, or nested under a loaded TCG L1: 10-60 ms; emulated: 290 ms and up */
 
+/* The --hold VM: 0 and then blocks until a signal ends the process; 1 with a line on failure. */
+static int hold(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm = -1;
+
+	if (kvm < 0 || (vm = ioctl(kvm, KVM_CREATE_VM, 0)) < 0 || ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0 ||
+	    ioctl(vm, KVM_CREATE_VCPU, 0) < 0) {
+		printf("kvm-probe --hold: cannot create the VM: %s\n", strerror(errno));
+		return 1;
+	}
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "--hold"))
+		return hold();
 	const char *path = argc > 1 ? argv[1] : "/dev/kvm";
 	/* 16-bit guest: mov ecx, LOOPS; 1: dec ecx; jnz 1b; out 0x10, al; hlt */
 	uint8_t code[] = {0x66, 0xb9, 0, 0, 0, 0, 0x66, 0x49, 0x75, 0xfc, 0xe6, 0x10, 0xf4};
