@@ -359,14 +359,15 @@ static void blk_wake(int fd)
 
 /*
  * Run the queue's requests, completing each before the next (a request is acknowledged only after its syscalls
- * returned), with an interrupt every VIRTIO_BLK_BATCH completions and at the end. t.lock is held; on the I/O thread
- * (`threaded`) it is dropped around each request's syscalls, and a reset meanwhile (a new epoch) means that request
- * is not completed: the queue it came from is gone.
+ * returned), with an interrupt every VIRTIO_BLK_BATCH completions and at the end. t.lock is held; when the I/O
+ * thread runs (blk_notify calls this only on it then) the lock is dropped around each request's syscalls, and a
+ * reset meanwhile (a new epoch) means that request is not completed: the queue it came from is gone.
  */
-static void blk_run(struct virtio_blk *b, bool threaded)
+static void blk_run(struct virtio_blk *b)
 {
 	struct virtq *q = &b->t.q[0];
 	uint64_t epoch = b->epoch;
+	bool threaded = b->io_running;
 	unsigned batch = 0;
 
 	while (!(threaded && b->stop)) {
@@ -415,7 +416,7 @@ static void blk_notify(void *dev, unsigned qi)
 	if (b->io_running && !pthread_equal(pthread_self(), b->io))
 		blk_wake(b->kick_fd);
 	else
-		blk_run(b, b->io_running);
+		blk_run(b);
 }
 
 /* The I/O thread: wait for a kick (the queue's ioeventfd) or a stop, then run the queue through the transport,

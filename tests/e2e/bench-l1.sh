@@ -92,8 +92,9 @@ key() {
 }
 
 # scrub: before each boot in the nested testbed (BENCH_SCRUB_MB, set by bench.sh), write that much through L1's
-# free memory: dd's one buffer of that size, filled from /dev/zero, freed when dd exits. L1's next guest gets pages the previous guest ran code in, and
-# QEMU's TCG then invalidates its stale translations of them on each first write, a cost hardware does not have:
+# free memory: dd's one buffer of that size, filled from /dev/zero, freed when dd exits. Otherwise L1's next
+# guest gets pages the previous guest ran code in, and QEMU's TCG then invalidates its stale translations of
+# them on each first write, a cost hardware does not have:
 # kvmini's time before the kernel (the bzImage's decompressor writing ~50 MB) measured 6.7-6.9 s right after a
 # boot and 2.1-2.6 s after a 900 MiB scrub, 3 times each. Both VMMs get the same scrub.
 scrub() {

@@ -533,8 +533,7 @@ lines and powers off (\`kvmini.end=poweroff\`: ACPI S5, on which both VMMs exit 
   completion: an edge-triggered GSI through the in-kernel IOAPIC, after which the guest's handler reads
   \`InterruptStatus\` and writes \`InterruptACK\`: two MMIO exits to kvmini per interrupt; the request runs
   in the disk's I/O thread, which waits on the ioeventfd itself); QEMU's is virtio-pci with MSI-X (kick: an
-  ioeventfd; completion: an MSI
-  through an irqfd, no status register to read; the request runs in a worker thread of QEMU's thread pool,
+  ioeventfd; completion: an MSI through an irqfd, no status register to read; the request runs in a worker thread of QEMU's thread pool,
   \`aio=threads\`).
 - Caveats: in the nested testbed the image is in RAM and every VM exit goes through an L1 emulated by TCG,
   so these numbers weigh the VMM's per-request path (exits, wake-ups, interrupts, copies), not a disk, and
@@ -623,9 +622,9 @@ once, last: repeated microvm boots have crashed L1's kernel in the nested testbe
 
 In the nested testbed all of this runs inside L1 (\`testbed.sh script\` with \`KVMINI_TESTBED_QEMU=1\`,
 which adds QEMU, its shared libraries and those firmware files, \`pvh.bin\` included, to L1's initramfs,
-and \`VMLINUX\`, which adds the vmlinux), the guests being L2. Before each boot there, $SCRUB MiB of L1's free memory
-are written over (one \`dd\` buffer of that size, filled from /dev/zero; \`BENCH_SCRUB_MB\`, 0 turns it off): otherwise each
-guest starts on L1 pages the previous guest ran code in, and QEMU's TCG pays for dropping its stale
+and \`VMLINUX\`, which adds the vmlinux), the guests being L2. Before each boot there, $SCRUB MiB of L1's
+free memory are written over (one \`dd\` buffer of that size, filled from /dev/zero; \`BENCH_SCRUB_MB\`, 0
+turns it off): otherwise each guest starts on L1 pages the previous guest ran code in, and QEMU's TCG pays for dropping its stale
 translations of them on every first write, a cost of the testbed alone. It was worth 4-5 s: kvmini's
 bzImage boot spent 6.7-6.9 s before the kernel right after another boot and 2.1-2.6 s after a scrub.
 
